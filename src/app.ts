@@ -1,0 +1,76 @@
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { apiKeys, type Config } from './config.js';
+import auth from './plugins/auth.js';
+import errorHandler from './plugins/error-handler.js';
+import batchRoutes from './routes/batch.js';
+import metricsRoutes from './routes/metrics.js';
+import tableRoutes from './routes/tables.js';
+import uploadRoutes from './routes/upload.js';
+import uploadsRoutes from './routes/uploads.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    store: Store;
+  }
+}
+
+export interface BuildOptions {
+  /** Use this store instead of opening DATABASE_URL (tests share one across apps). */
+  store?: Store;
+}
+
+/** Builds the whole service; the server and the tests build the very same app. */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: config.LOG_LEVEL,
+      redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
+    },
+    bodyLimit: config.JSON_BODY_MAX_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    ajv: { customOptions: { coerceTypes: true, useDefaults: true, removeAdditional: false } },
+  });
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+
+  const store = options.store ?? (await openStore(config));
+  if (options.store === undefined) app.addHook('onClose', () => store.close());
+  await store.migrate();
+  app.decorate('config', config);
+  app.decorate('store', store);
+
+  await app.register(errorHandler);
+  await app.register(auth, { keys: apiKeys(config) });
+  await app.register(multipart, { limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10, parts: 20 } });
+  // The CSV body stays a stream: the upload route reads it chunk by chunk.
+  app.addContentTypeParser(['text/csv', 'application/csv'], (_request, payload, done) => done(null, payload));
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'HR data migration API',
+        version: '1.0.0',
+        description: 'Stream hiring history from CSV files into SQL, add rows in batches, read hiring reports.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(uploadRoutes);
+  await app.register(uploadsRoutes);
+  await app.register(batchRoutes);
+  await app.register(metricsRoutes);
+  await app.register(tableRoutes);
+  return app;
+}

@@ -1,0 +1,58 @@
+/**
+ * The error catalogue: every error the API answers with, its HTTP status and default message.
+ * Every 4xx/5xx body has the shape `{ error, message, details? }`.
+ */
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, message: 'The request is invalid' },
+  VALIDATION_FAILED: { status: 400, message: 'The request does not match its schema' },
+  FILE_MISSING: { status: 400, message: 'No file was sent' },
+  FILE_EMPTY: { status: 400, message: 'The file holds no rows' },
+  CSV_MALFORMED: { status: 400, message: 'The CSV is malformed' },
+  ROWS_INVALID: { status: 400, message: 'Some rows are invalid; nothing was inserted' },
+  UNAUTHORIZED: { status: 401, message: 'A valid API key is required: Authorization: Bearer <key>' },
+  FORBIDDEN: { status: 403, message: 'This API key is not allowed to do that' },
+  NOT_FOUND: { status: 404, message: 'Not found' },
+  TABLE_NOT_FOUND: { status: 404, message: 'Unknown table' },
+  UPLOAD_NOT_FOUND: { status: 404, message: 'Unknown upload' },
+  DUPLICATE_ID: { status: 409, message: 'A row with this id already exists; nothing was inserted' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is larger than the configured limit' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported Content-Type' },
+  TOO_MANY_REQUESTS: { status: 429, message: 'Too many requests; retry later' },
+  CLIENT_CLOSED: { status: 499, message: 'The client closed the connection' },
+  INTERNAL: { status: 500, message: 'Internal server error' },
+  DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; retry later' },
+  DATABASE_READ_ONLY: { status: 503, message: 'The database cannot be written (read-only or disk full); retry later' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details?: unknown;
+  /** Seconds for a Retry-After header (503, 429). */
+  readonly retryAfter?: number;
+
+  constructor(code: ErrorCode, message?: string, details?: unknown, retryAfter?: number) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.code = code;
+    this.statusCode = ERRORS[code].status;
+    this.details = details;
+    this.retryAfter = retryAfter;
+  }
+
+  toBody(): ErrorBody {
+    return this.details === undefined
+      ? { error: this.code, message: this.message }
+      : { error: this.code, message: this.message, details: this.details };
+  }
+}
+
+export const isAppError = (e: unknown): e is AppError => e instanceof AppError;

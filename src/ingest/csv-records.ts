@@ -1,0 +1,170 @@
+/**
+ * An incremental RFC 4180 reader that knows where each record starts.
+ *
+ * Why not csv-parse or papaparse: the service must name the 1-based line where every record
+ * starts and keep its text verbatim for the rejects log. csv-parse's `info.lines` counts a CRLF
+ * inside a quoted field twice and its `raw` text shifts delimiters between records when the
+ * record delimiter is CRLF; papaparse gives character offsets only. Checked in
+ * test/ingest/csv-records.test.ts against Python's csv module semantics.
+ */
+
+/** One record of the file: its start line, its fields and its text as sent. */
+export interface CsvRecord {
+  line: number;
+  fields: string[];
+  raw: string;
+}
+
+/** The file cannot be read as CSV from `line` on; no row rule covers it. */
+export class CsvSyntaxError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
+    super(message);
+    this.name = 'CsvSyntaxError';
+  }
+}
+
+const COMMA = 44;
+const QUOTE = 34;
+const CR = 13;
+const LF = 10;
+
+/** Feed text with `push`, then call `end`; each returns the records completed so far. */
+export class CsvRecordReader {
+  /** Unparsed text: the start of a record whose end has not arrived yet. */
+  private rest = '';
+  /** Line number where `rest` starts. */
+  private line = 1;
+
+  constructor(private readonly maxRecordChars = 64 * 1024) {}
+
+  push(text: string): CsvRecord[] {
+    const out: CsvRecord[] = [];
+    this.parse(this.rest === '' ? text : this.rest + text, false, out);
+    return out;
+  }
+
+  end(): CsvRecord[] {
+    const out: CsvRecord[] = [];
+    this.parse(this.rest, true, out);
+    this.rest = '';
+    return out;
+  }
+
+  private parse(text: string, final: boolean, out: CsvRecord[]): void {
+    const n = text.length;
+    let i = 0;
+    let line = this.line;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      // Blank lines are skipped but counted. A CR at the end of a chunk waits for its LF.
+      if (c === LF) {
+        line++;
+        i++;
+        continue;
+      }
+      if (c === CR) {
+        if (i + 1 >= n && !final) break;
+        i += i + 1 < n && text.charCodeAt(i + 1) === LF ? 2 : 1;
+        line++;
+        continue;
+      }
+      const record = this.readRecord(text, i, final, line);
+      if (record === undefined) break;
+      if (record.record.raw.length > this.maxRecordChars) {
+        throw new CsvSyntaxError(`line ${line}: record longer than ${this.maxRecordChars} characters`, line);
+      }
+      out.push(record.record);
+      line = record.nextLine;
+      i = record.next;
+    }
+    this.rest = i < n ? text.slice(i) : '';
+    this.line = line;
+    if (this.rest.length > this.maxRecordChars) {
+      throw new CsvSyntaxError(`line ${line}: record longer than ${this.maxRecordChars} characters`, line);
+    }
+  }
+
+  /** Reads the record at `start`; undefined when its end is not in `text` yet. */
+  private readRecord(
+    text: string,
+    start: number,
+    final: boolean,
+    line: number,
+  ): { record: CsvRecord; next: number; nextLine: number } | undefined {
+    const n = text.length;
+    const fields: string[] = [];
+    let j = start;
+    let quoted = false;
+    for (;;) {
+      if (j < n && text.charCodeAt(j) === QUOTE) {
+        quoted = true;
+        let value = '';
+        let segment = j + 1;
+        let k = segment;
+        for (;;) {
+          const q = text.indexOf('"', k);
+          if (q === -1 || (q + 1 >= n && !final)) {
+            if (final) throw new CsvSyntaxError(`line ${line}: quoted field is never closed`, line);
+            return undefined;
+          }
+          if (q + 1 < n && text.charCodeAt(q + 1) === QUOTE) {
+            value += text.slice(segment, q + 1);
+            k = q + 2;
+            segment = k;
+            continue;
+          }
+          value += text.slice(segment, q);
+          j = q + 1;
+          break;
+        }
+        // Text after a closing quote is kept as is (Python's csv does the same).
+        const end = fieldEnd(text, j);
+        fields.push(end === j ? value : value + text.slice(j, end));
+        j = end;
+      } else {
+        const end = fieldEnd(text, j);
+        fields.push(text.slice(j, end));
+        j = end;
+      }
+      if (j >= n) {
+        if (!final) return undefined;
+        return { record: { line, fields, raw: text.slice(start, n) }, next: n, nextLine: line + breaksIn(text, start, n, quoted) };
+      }
+      const d = text.charCodeAt(j);
+      if (d === COMMA) {
+        j++;
+        continue;
+      }
+      if (d === CR && j + 1 >= n && !final) return undefined;
+      const raw = text.slice(start, j);
+      const next = d === CR && j + 1 < n && text.charCodeAt(j + 1) === LF ? j + 2 : j + 1;
+      return { record: { line, fields, raw }, next, nextLine: line + 1 + breaksIn(text, start, j, quoted) };
+    }
+  }
+}
+
+function fieldEnd(text: string, from: number): number {
+  const n = text.length;
+  let j = from;
+  while (j < n) {
+    const c = text.charCodeAt(j);
+    if (c === COMMA || c === LF || c === CR) return j;
+    j++;
+  }
+  return n;
+}
+
+/** Line breaks (LF, CRLF or a lone CR) inside a record; only quoted fields can hold them. */
+function breaksIn(text: string, from: number, to: number, quoted: boolean): number {
+  if (!quoted) return 0;
+  let count = 0;
+  for (let k = from; k < to; k++) {
+    const c = text.charCodeAt(k);
+    if (c === LF) count++;
+    else if (c === CR && text.charCodeAt(k + 1) !== LF) count++;
+  }
+  return count;
+}

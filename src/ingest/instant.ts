@@ -1,0 +1,52 @@
+// ISO 8601 instant: a calendar date, a time and a UTC designator or offset (RFC 3339, plus a
+// space instead of `T` and offsets without a colon). Years 0001–9999 only: both databases and
+// Avro's timestamp-millis represent them, and year 0 or 10000 is a typo in HR data.
+const INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))$/;
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+
+/**
+ * Parses an ISO 8601 instant and returns it normalized to UTC (`YYYY-MM-DDTHH:MM:SS[.mmm]Z`),
+ * or `undefined` when the text is not a real instant (`2021-02-30T10:00:00Z` is not).
+ */
+export function normalizeInstant(text: string): string | undefined {
+  const m = INSTANT.exec(text);
+  if (m === null) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (year < 1 || month < 1 || month > 12 || day < 1) return undefined;
+  const maxDay = month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1]!;
+  if (day > maxDay || hour > 23 || minute > 59 || second > 59) return undefined;
+  let offsetMinutes = 0;
+  if (m[8] === undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return undefined;
+    offsetMinutes = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  // Fast path: already canonical UTC with whole seconds, as in the historical files.
+  if (m[8] === 'Z' && m[6] !== undefined && m[7] === undefined && text[10] === 'T') return text;
+  const millis = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000);
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, millis);
+  const epoch = date.getTime() - offsetMinutes * 60_000;
+  const utc = new Date(epoch);
+  const y = utc.getUTCFullYear();
+  if (y < 1 || y > 9999) return undefined;
+  return formatInstant(utc);
+}
+
+/** Formats a Date as the stored canonical UTC text; milliseconds only when not zero. */
+export function formatInstant(date: Date): string {
+  const iso = date.toISOString();
+  // toISOString writes years beyond 9999 or below 0 with a sign; both are excluded upstream.
+  return iso.endsWith('.000Z') ? `${iso.slice(0, 19)}Z` : iso;
+}

@@ -1,0 +1,155 @@
+import { TextDecoder } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { AppError, isAppError } from '../errors.js';
+import type { TableDef } from '../tables.js';
+import type { LoadOutcome, LoadSession, Store, StagedRow, UploadRecord, UploadStatus } from '../store/store.js';
+import { CsvRecordReader, CsvSyntaxError } from './csv-records.js';
+import { RejectSpool } from './reject-spool.js';
+import { checkFields } from './row-rules.js';
+
+export interface UploadOptions {
+  table: TableDef;
+  /** Rows per insert chunk. */
+  batchSize: number;
+  /** Reject incomplete rows and rows whose references are not stored. */
+  strict: boolean;
+  dryRun: boolean;
+  onConflict: 'reject' | 'update';
+  maxBytes: number;
+  maxRecordChars: number;
+  /** Called after every chunk with the bytes read and records parsed so far. */
+  onProgress?: (bytes: number, records: number) => void;
+}
+
+/** The answer of POST /upload: the logged record plus the first hundred errors. */
+export interface UploadReport extends UploadRecord {
+  errors: { line: number; reason: string }[];
+}
+
+/** The body ended before it should have: the client went away. */
+export class SourceAbortedError extends Error {}
+
+/**
+ * Streams a CSV body into a table in one transaction: decode → records with line numbers →
+ * row rules → chunks of `batchSize` → store. Reading waits for each chunk's write, so a slow
+ * database slows the upload down instead of filling memory.
+ */
+export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | string>, options: UploadOptions): Promise<UploadReport> {
+  const started = Date.now();
+  const record: UploadRecord = {
+    upload_id: randomUUID(),
+    table: options.table.name,
+    source: 'csv',
+    status: 'committed',
+    received: 0,
+    inserted: 0,
+    updated: 0,
+    rejected: 0,
+    incomplete: 0,
+    batch_size: options.batchSize,
+    strict: options.strict,
+    dry_run: options.dryRun,
+    on_conflict: options.onConflict,
+    started_at: new Date(started).toISOString(),
+    elapsed_ms: 0,
+    message: null,
+  };
+  const spool = new RejectSpool();
+  const tally = (outcome: LoadOutcome): void => {
+    record.inserted += outcome.inserted;
+    record.updated += outcome.updated;
+    record.incomplete += outcome.incomplete;
+    for (const r of outcome.rejected) spool.add(r);
+  };
+  const finish = (status: UploadStatus, message: string | null): UploadReport => {
+    record.status = status;
+    record.message = message;
+    record.rejected = spool.count;
+    record.elapsed_ms = Date.now() - started;
+    return { ...record, errors: spool.firstErrors() };
+  };
+
+  const session = await store.openLoad(options.table, {
+    onConflict: options.onConflict,
+    checkReferences: options.strict,
+  });
+  try {
+    const reader = new CsvRecordReader(options.maxRecordChars);
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    let bytes = 0;
+    let chunk: StagedRow[] = [];
+    const stage = async (records: ReturnType<CsvRecordReader['push']>): Promise<void> => {
+      for (const r of records) {
+        record.received++;
+        const check = checkFields(options.table, r.fields, options.strict);
+        if (check.ok) chunk.push({ line: r.line, raw: r.raw, values: check.values, incomplete: check.incomplete });
+        else spool.add({ line: r.line, raw: r.raw, reason: check.reason });
+        if (chunk.length >= options.batchSize) {
+          tally(await session.write(chunk));
+          chunk = [];
+        }
+      }
+    };
+    for await (const piece of source) {
+      bytes += piece.length;
+      if (bytes > options.maxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${options.maxBytes} bytes`);
+      const text = typeof piece === 'string' ? piece : decodeChunk(decoder, piece, record.received);
+      await stage(reader.push(text));
+      options.onProgress?.(bytes, record.received);
+    }
+    await stage([...reader.push(decodeChunk(decoder, undefined, record.received)), ...reader.end()]);
+    if (chunk.length > 0) tally(await session.write(chunk));
+    tally(await session.finish());
+    if (record.received === 0) throw new AppError('FILE_EMPTY', 'The file holds no rows');
+
+    if (options.dryRun) {
+      await session.rollback();
+      const report = finish('dry_run', null);
+      await store.saveUpload(report, spool.read());
+      return report;
+    }
+    const report = finish('committed', null);
+    await session.commit(toRecord(report), spool.read());
+    return report;
+  } catch (error) {
+    await rollbackQuietly(session);
+    const failure = describeFailure(error);
+    const report = finish(failure.status, failure.error.message);
+    // The upload's rows are gone, but its report and rejected lines stay in the log.
+    if (record.received > 0 || failure.status === 'aborted') await store.saveUpload(toRecord(report), spool.read()).catch(() => undefined);
+    if (isAppError(failure.error) && failure.error.code !== 'INTERNAL') {
+      const details = { upload_id: record.upload_id, ...(failure.line === undefined ? {} : { line: failure.line }) };
+      throw new AppError(failure.error.code, failure.error.message, details, failure.error.retryAfter);
+    }
+    throw error;
+  } finally {
+    spool.dispose();
+  }
+}
+
+const toRecord = ({ errors: _errors, ...record }: UploadReport): UploadRecord => record;
+
+function decodeChunk(decoder: TextDecoder, bytes: Buffer | undefined, received: number): string {
+  try {
+    return bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true });
+  } catch {
+    throw new AppError('CSV_MALFORMED', `The file is not valid UTF-8 (after record ${received})`);
+  }
+}
+
+async function rollbackQuietly(session: LoadSession): Promise<void> {
+  try {
+    await session.rollback();
+  } catch {
+    // The connection may be gone already; the transaction is then rolled back by the database.
+  }
+}
+
+function describeFailure(error: unknown): { status: UploadStatus; error: Error; line?: number } {
+  if (error instanceof CsvSyntaxError) {
+    return { status: 'failed', error: new AppError('CSV_MALFORMED', `Malformed CSV at ${error.message}`), line: error.line };
+  }
+  if (error instanceof SourceAbortedError) return { status: 'aborted', error: new AppError('CLIENT_CLOSED') };
+  if (isAppError(error)) return { status: 'failed', error };
+  return { status: 'failed', error: error instanceof Error ? error : new Error(String(error)) };
+}

@@ -1,0 +1,66 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError, ERRORS, type ErrorCode } from '../errors.js';
+
+// Fastify's and its plugins' own error codes that are the client's fault, with our code for each.
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'VALIDATION_FAILED',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'VALIDATION_FAILED',
+  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_FILES_LIMIT: 'BAD_REQUEST',
+  FST_PARTS_LIMIT: 'BAD_REQUEST',
+  FST_FIELDS_LIMIT: 'BAD_REQUEST',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_PROTO_VIOLATION: 'BAD_REQUEST',
+};
+
+const BY_STATUS: Record<number, ErrorCode> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'TOO_MANY_REQUESTS',
+  503: 'DATABASE_UNAVAILABLE',
+};
+
+/** Turns any error into the one error shape; a 5xx never carries internals. */
+export function toAppError(error: FastifyError | Error): AppError {
+  if (error instanceof AppError) return error;
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) {
+    const details = fastifyError.validation.map((v) => ({
+      field: `${fastifyError.validationContext ?? ''}${v.instancePath}`.replace(/\//g, '.').replace(/^\./, ''),
+      reason: v.message ?? 'is invalid',
+    }));
+    return new AppError('VALIDATION_FAILED', `Invalid ${fastifyError.validationContext ?? 'request'}: ${fastifyError.message}`, details);
+  }
+  const mapped = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code];
+  if (mapped !== undefined) return new AppError(mapped, fastifyError.message);
+  const status = fastifyError.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new AppError(BY_STATUS[status] ?? 'BAD_REQUEST', fastifyError.message);
+  }
+  return new AppError('INTERNAL');
+}
+
+export default fp(
+  async function errorHandler(app: FastifyInstance) {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const appError = toAppError(error);
+      if (appError.statusCode >= 500 && appError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
+      else if (appError.statusCode >= 500) request.log.warn({ code: appError.code, cause: error.message }, 'database unavailable');
+      if (appError.retryAfter !== undefined) void reply.header('retry-after', String(appError.retryAfter));
+      const status = appError.statusCode === ERRORS.CLIENT_CLOSED.status ? 499 : appError.statusCode;
+      return reply.code(status).type('application/json; charset=utf-8').send(appError.toBody());
+    });
+    app.setNotFoundHandler((request, reply) =>
+      reply.code(404).send(new AppError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`).toBody()),
+    );
+  },
+  { name: 'error-handler' },
+);

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { insertBatch } from '../ingest/batch.js';
+import { TableParamSchema, errorResponses, rowSchema } from '../schemas.js';
+import { TABLE_NAMES, TABLES } from '../tables.js';
+import { tableOr404 } from './upload.js';
+
+export default async function batchRoutes(app: FastifyInstance): Promise<void> {
+  const maxRows = app.config.BATCH_MAX_ROWS;
+  app.post(
+    '/batch/:table',
+    {
+      preHandler: app.requireKey,
+      // The handler checks every row itself so it can answer with each problem's index and field
+      // and log the rejected rows; the schema is here for the documentation.
+      attachValidation: true,
+      bodyLimit: app.config.JSON_BODY_MAX_BYTES,
+      schema: {
+        tags: ['ingest'],
+        summary: `Insert 1 to ${maxRows} complete rows, all or nothing`,
+        params: TableParamSchema,
+        body: Type.Array(Type.Union(TABLE_NAMES.map((name) => rowSchema(TABLES[name]))), { minItems: 1, maxItems: maxRows }),
+        response: {
+          201: Type.Object({ table: Type.String(), inserted: Type.Integer() }),
+          ...errorResponses(400, 401, 404, 409, 413, 415, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const table = tableOr404((request.params as { table: string }).table);
+      const result = await insertBatch(app.store, table, request.body, maxRows);
+      return reply.code(201).send(result);
+    },
+  );
+}

@@ -1,0 +1,75 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { toCsv } from '../reports/csv-output.js';
+import { REPORTS, runReport, type ReportDef } from '../reports/registry.js';
+import { errorResponses } from '../schemas.js';
+
+const MetricsQuerySchema = Type.Object({
+  year: Type.Integer({ minimum: 1900, maximum: 2100, default: 2021, description: 'Year (UTC)' }),
+  format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], { description: 'csv: same as Accept: text/csv' })),
+  spreadsheet_safe: Type.Boolean({ default: false, description: "CSV only: prefix cells starting with = + - @ with '" }),
+});
+
+type MetricsQuery = { year: number; format?: 'json' | 'csv'; spreadsheet_safe: boolean };
+
+const wantsCsv = (request: FastifyRequest, query: MetricsQuery): boolean =>
+  query.format === 'csv' || (query.format === undefined && (request.headers.accept ?? '').toLowerCase().includes('text/csv'));
+
+async function answer(app: FastifyInstance, report: ReportDef, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const query = request.query as MetricsQuery;
+  const rows = await runReport(app.store, report, [query.year]);
+  if (wantsCsv(request, query)) {
+    return reply
+      .type('text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${report.name}-${query.year}.csv"`)
+      .send(toCsv(report.columns, rows, { spreadsheetSafe: query.spreadsheet_safe }));
+  }
+  return rows;
+}
+
+export default async function metricsRoutes(app: FastifyInstance): Promise<void> {
+  const quarter = Type.Integer({ minimum: 0 });
+  app.get(
+    '/metrics/hired-employees',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: 'Hires per department and job in a year, by quarter (UTC); ordered by department, then job',
+        querystring: MetricsQuerySchema,
+        produces: ['application/json', 'text/csv'],
+        response: {
+          200: Type.Array(Type.Object({ department: Type.String(), job: Type.String(), Q1: quarter, Q2: quarter, Q3: quarter, Q4: quarter })),
+          ...errorResponses(400, 503),
+        },
+      },
+    },
+    (request, reply) => answer(app, REPORTS.hiredEmployees, request, reply),
+  );
+  app.get(
+    '/metrics/departments-above-mean',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: 'Departments that hired more than the mean of all departments in a year; by hires, descending',
+        querystring: MetricsQuerySchema,
+        produces: ['application/json', 'text/csv'],
+        response: {
+          200: Type.Array(Type.Object({ id: Type.Integer(), department: Type.String(), hired: Type.Integer() })),
+          ...errorResponses(400, 503),
+        },
+      },
+    },
+    (request, reply) => answer(app, REPORTS.departmentsAboveMean, request, reply),
+  );
+  app.get(
+    '/metrics/years',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: 'Years with at least one hire, most recent first',
+        response: { 200: Type.Object({ years: Type.Array(Type.Integer()) }), ...errorResponses(503) },
+      },
+    },
+    async () => ({ years: (await runReport(app.store, REPORTS.years, [])).map((r) => Number(r.year)) }),
+  );
+}

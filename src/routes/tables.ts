@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { errorResponses } from '../schemas.js';
+
+export default async function tableRoutes(app: FastifyInstance): Promise<void> {
+  app.get(
+    '/tables',
+    {
+      schema: {
+        tags: ['tables'],
+        summary: 'Row count of every table',
+        response: { 200: Type.Object({ tables: Type.Array(Type.Object({ name: Type.String(), rows: Type.Integer() })) }), ...errorResponses(503) },
+      },
+    },
+    async () => ({ tables: await app.store.countRows() }),
+  );
+  app.post(
+    '/reset-db',
+    {
+      preHandler: app.requireKey,
+      schema: {
+        tags: ['tables'],
+        summary: 'Empty the three tables (the upload log is kept)',
+        response: { 200: Type.Object({ reset: Type.Boolean(), tables: Type.Array(Type.String()) }), ...errorResponses(401, 503) },
+      },
+    },
+    async () => {
+      await app.store.reset();
+      return { reset: true, tables: (await app.store.countRows()).map((t) => t.name) };
+    },
+  );
+  app.get(
+    '/health',
+    {
+      schema: {
+        tags: ['service'],
+        summary: '200 when the database answers',
+        response: { 200: Type.Object({ status: Type.Literal('ok'), database: Type.String() }), ...errorResponses(503) },
+      },
+    },
+    async () => {
+      await app.store.ping();
+      return { status: 'ok' as const, database: app.store.dialect };
+    },
+  );
+}

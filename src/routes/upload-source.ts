@@ -1,0 +1,45 @@
+import type { Readable } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
+import { SourceAbortedError } from '../ingest/upload.js';
+
+const CSV_TYPES = ['text/csv', 'application/csv'];
+
+export const isCsvContentType = (type: string | undefined): boolean =>
+  type !== undefined && CSV_TYPES.includes(type.split(';')[0]!.trim().toLowerCase());
+
+/**
+ * The bytes of the uploaded file, streamed: the `file` part of a multipart body, or a raw
+ * `text/csv` body. A client that goes away mid-body surfaces as SourceAbortedError; a multipart
+ * file cut at the size limit as 413.
+ */
+export async function uploadSource(request: FastifyRequest, maxBytes: number): Promise<AsyncIterable<Buffer>> {
+  if (request.isMultipart()) {
+    const file = await request.file({ limits: { fileSize: maxBytes, files: 1 } });
+    if (file === undefined) throw new AppError('FILE_MISSING', 'No file part: send the CSV in the multipart field "file"');
+    if (file.fieldname !== 'file') throw new AppError('FILE_MISSING', `The file must be in the multipart field "file", not "${file.fieldname}"`);
+    return guard(request, file.file, () => {
+      if (file.file.truncated) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`);
+    });
+  }
+  if (isCsvContentType(request.headers['content-type'])) {
+    const body = request.body as Readable | undefined;
+    if (body === undefined || body === null) throw new AppError('FILE_EMPTY', 'The body is empty');
+    return guard(request, body, () => {
+      if (!request.raw.complete) throw new SourceAbortedError('the request body ended early');
+    });
+  }
+  throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the CSV as multipart/form-data (field "file") or with Content-Type: text/csv');
+}
+
+async function* guard(request: FastifyRequest, stream: Readable, atEnd: () => void): AsyncIterable<Buffer> {
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } catch (error) {
+    if (request.raw.destroyed || request.raw.readableAborted || (error as { code?: string }).code === 'ECONNRESET') {
+      throw new SourceAbortedError('the client went away');
+    }
+    throw error;
+  }
+  atEnd();
+}

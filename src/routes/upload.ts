@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { AppError } from '../errors.js';
+import { ingestCsv } from '../ingest/upload.js';
+import { TableParamSchema, errorResponses } from '../schemas.js';
+import { resolveTable, type TableDef } from '../tables.js';
+import { uploadSource } from './upload-source.js';
+
+export const UploadQuerySchema = Type.Object({
+  batch_size: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'Rows per insert chunk' }),
+  strict: Type.Boolean({ default: false, description: 'Also reject incomplete rows and rows whose department_id/job_id is not stored' }),
+  dry_run: Type.Boolean({ default: false, description: 'Validate and report without writing' }),
+  on_conflict: Type.Union([Type.Literal('reject'), Type.Literal('update')], {
+    default: 'reject',
+    description: '`reject`: a duplicate id is a rejected row; `update`: it replaces the stored row (upsert)',
+  }),
+});
+
+export const UploadReportSchema = Type.Object({
+  upload_id: Type.String(),
+  table: Type.String(),
+  status: Type.String({ description: 'committed, dry_run, aborted or failed' }),
+  received: Type.Integer({ description: 'Records read (blank lines are not records)' }),
+  inserted: Type.Integer(),
+  updated: Type.Integer(),
+  rejected: Type.Integer(),
+  incomplete: Type.Integer({ description: 'Accepted rows with an empty field, stored as NULL' }),
+  batch_size: Type.Integer(),
+  strict: Type.Boolean(),
+  dry_run: Type.Boolean(),
+  on_conflict: Type.String(),
+  started_at: Type.String(),
+  elapsed_ms: Type.Integer(),
+  errors: Type.Array(Type.Object({ line: Type.Integer(), reason: Type.String() }), { description: 'The first 100 rejected rows' }),
+});
+
+export function tableOr404(name: string): TableDef {
+  const table = resolveTable(name);
+  if (table === undefined) throw new AppError('TABLE_NOT_FOUND', `Unknown table "${name}": use departments, jobs or hired_employees`);
+  return table;
+}
+
+export default async function uploadRoutes(app: FastifyInstance): Promise<void> {
+  app.post(
+    '/upload/:table',
+    {
+      preHandler: app.requireKey,
+      schema: {
+        tags: ['ingest'],
+        summary: 'Stream a header-less CSV file into a table, in one transaction',
+        consumes: ['multipart/form-data', 'text/csv'],
+        params: TableParamSchema,
+        querystring: UploadQuerySchema,
+        response: { 200: UploadReportSchema, ...errorResponses(400, 401, 404, 413, 415, 503) },
+      },
+    },
+    async (request) => {
+      const { table: name } = request.params as { table: string };
+      const query = request.query as { batch_size: number; strict: boolean; dry_run: boolean; on_conflict: 'reject' | 'update' };
+      const table = tableOr404(name);
+      const source = await uploadSource(request, app.config.UPLOAD_MAX_BYTES);
+      const report = await ingestCsv(app.store, source, {
+        table,
+        batchSize: query.batch_size,
+        strict: query.strict,
+        dryRun: query.dry_run,
+        onConflict: query.on_conflict,
+        maxBytes: app.config.UPLOAD_MAX_BYTES,
+        maxRecordChars: app.config.CSV_MAX_RECORD_BYTES,
+      });
+      request.log.info({ upload_id: report.upload_id, table: report.table, received: report.received, rejected: report.rejected }, 'upload done');
+      return report;
+    },
+  );
+}

@@ -1,0 +1,72 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { AppError } from '../errors.js';
+import { csvLine } from '../reports/csv-output.js';
+import { errorResponses } from '../schemas.js';
+import type { Rejection } from '../store/store.js';
+import { UploadReportSchema } from './upload.js';
+
+const IdParamSchema = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+export default async function uploadsRoutes(app: FastifyInstance): Promise<void> {
+  const find = async (id: string) => {
+    const record = await app.store.getUpload(id);
+    if (record === undefined) throw new AppError('UPLOAD_NOT_FOUND', `No upload ${id}`);
+    return record;
+  };
+
+  app.get(
+    '/uploads/:id',
+    {
+      schema: {
+        tags: ['ingest'],
+        summary: "An upload's logged report, with its first 100 rejected rows",
+        params: IdParamSchema,
+        response: { 200: Type.Intersect([UploadReportSchema, Type.Object({ source: Type.String(), message: Type.Union([Type.String(), Type.Null()]) })]), ...errorResponses(404) },
+      },
+    },
+    async (request) => {
+      const record = await find((request.params as { id: string }).id);
+      const errors: { line: number; reason: string }[] = [];
+      for await (const r of app.store.rejects(record.upload_id)) {
+        errors.push({ line: r.line, reason: r.reason });
+        if (errors.length === 100) break;
+      }
+      return { ...record, errors };
+    },
+  );
+
+  app.get(
+    '/uploads/:id/rejects.csv',
+    {
+      schema: {
+        tags: ['ingest'],
+        summary: 'The rejected lines, as sent: fix them and upload the file again',
+        description: 'With `annotate=true`, a CSV with a header `line,reason,raw` instead.',
+        params: IdParamSchema,
+        querystring: Type.Object({
+          annotate: Type.Boolean({ default: false }),
+          spreadsheet_safe: Type.Boolean({ default: false, description: "Prefix cells starting with = + - @ with '" }),
+        }),
+        produces: ['text/csv'],
+        response: errorResponses(404),
+      },
+    },
+    async (request, reply) => {
+      const record = await find((request.params as { id: string }).id);
+      const { annotate, spreadsheet_safe } = request.query as { annotate: boolean; spreadsheet_safe: boolean };
+      const rejects = app.store.rejects(record.upload_id);
+      async function* lines(): AsyncIterable<string> {
+        if (annotate) yield csvLine(['line', 'reason', 'raw']);
+        for await (const r of rejects as AsyncIterable<Rejection>) {
+          yield annotate ? csvLine([r.line, r.reason, r.raw], { spreadsheetSafe: spreadsheet_safe }) : `${r.raw}\r\n`;
+        }
+      }
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${record.table}-rejects-${record.upload_id}.csv"`)
+        .send(Readable.from(lines()));
+    },
+  );
+}

@@ -1,0 +1,165 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { AppError } from '../../errors.js';
+import { Mutex } from '../../lib/mutex.js';
+import { TABLE_NAMES, type Row, type TableDef } from '../../tables.js';
+import { quoteIdent } from '../ddl.js';
+import { migrationsFor } from '../migrations.js';
+import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
+import { mapSqliteError } from './errors.js';
+import { SqliteLoadSession } from './sqlite-load.js';
+import { insertUploadLog, readUpload, UPLOAD_REJECTS_SQL } from './sqlite-upload-log.js';
+
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:`. */
+  path: string;
+  /** Milliseconds a statement waits for another process's lock before SQLITE_BUSY. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * SQLite behind the store interface. One writer connection, serialized by a FIFO lock so uploads,
+ * batches and resets never meet SQLITE_BUSY among themselves; a second, read-only connection
+ * (WAL) so reports see the last committed state, never half an upload.
+ */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly writer: Database.Database;
+  private readonly reader: Database.Database;
+  private readonly writeLock = new Mutex();
+
+  constructor(options: SqliteStoreOptions) {
+    const memory = options.path === ':memory:';
+    if (!memory) mkdirSync(dirname(options.path), { recursive: true });
+    this.writer = new Database(options.path);
+    this.writer.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    if (!memory) {
+      this.writer.pragma('journal_mode = WAL');
+      this.writer.pragma('synchronous = NORMAL');
+    }
+    // An in-memory database is private to its connection: reads share the writer's.
+    this.reader = memory ? this.writer : new Database(options.path, { readonly: false, fileMustExist: true });
+    if (!memory) this.reader.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+  }
+
+  async migrate(): Promise<void> {
+    await this.write(() => {
+      const db = this.writer;
+      db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+      const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+      for (const migration of migrationsFor('sqlite')) {
+        if (applied.has(migration.version)) continue;
+        db.transaction(() => {
+          for (const statement of migration.statements) db.exec(statement);
+          record.run(migration.version, migration.name, new Date().toISOString());
+        }).immediate();
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.guard(() => this.reader.prepare('SELECT 1').get());
+  }
+
+  async close(): Promise<void> {
+    await this.writeLock.run(() => {
+      if (this.reader !== this.writer && this.reader.open) this.reader.close();
+      if (this.writer.open) this.writer.close();
+    });
+  }
+
+  async openLoad(table: TableDef, options: LoadOptions): Promise<LoadSession> {
+    const release = await this.writeLock.acquire();
+    try {
+      return new SqliteLoadSession(this.writer, table, options, release);
+    } catch (error) {
+      release();
+      throw mapSqliteError(error);
+    }
+  }
+
+  async insertRows(table: TableDef, rows: readonly Row[]): Promise<number> {
+    const names = table.columns.map((c) => quoteIdent(c.name));
+    const insert = this.writer.prepare(
+      `INSERT INTO ${quoteIdent(table.name)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`,
+    );
+    return this.write(() =>
+      this.writer
+        .transaction(() => {
+          const duplicates: number[] = [];
+          for (const row of rows) if (insert.run(row).changes === 0) duplicates.push(row[0] as number);
+          if (duplicates.length > 0) {
+            throw new AppError('DUPLICATE_ID', `${duplicates.length} id(s) already exist; nothing was inserted`, { ids: duplicates.slice(0, 100) });
+          }
+          return rows.length;
+        })
+        .immediate(),
+    );
+  }
+
+  async saveUpload(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {
+    await this.writeLock.run(async () => {
+      this.guard(() => this.writer.exec('BEGIN IMMEDIATE'));
+      try {
+        await insertUploadLog(this.writer, record, rejects);
+        this.writer.exec('COMMIT');
+      } catch (error) {
+        if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
+        throw mapSqliteError(error);
+      }
+    });
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | undefined> {
+    return this.guard(() => readUpload(this.reader, id));
+  }
+
+  async *rejects(id: string): AsyncIterable<Rejection> {
+    // A fresh statement per call: better-sqlite3 iterators hold their statement busy.
+    const rows = this.reader.prepare(UPLOAD_REJECTS_SQL).iterate(id) as IterableIterator<Rejection>;
+    let n = 0;
+    for (const row of rows) {
+      yield row;
+      // Let other requests run between pages of a long rejects file.
+      if (++n % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async countRows(): Promise<TableCount[]> {
+    return this.guard(() =>
+      TABLE_NAMES.map((name) => ({
+        name,
+        rows: this.reader.prepare(`SELECT COUNT(*) FROM ${quoteIdent(name)}`).pluck().get() as number,
+      })),
+    );
+  }
+
+  async query(sql: string, params: readonly (string | number)[]): Promise<ReportRow[]> {
+    return this.guard(() => this.reader.prepare(sql).all(...params) as ReportRow[]);
+  }
+
+  async reset(): Promise<void> {
+    await this.write(() =>
+      this.writer
+        .transaction(() => {
+          for (const name of [...TABLE_NAMES, 'hire_counts']) this.writer.exec(`DELETE FROM ${quoteIdent(name)}`);
+        })
+        .immediate(),
+    );
+  }
+
+  /** Runs a write under the writer lock, with SQLite's state errors mapped to 503s. */
+  private write<T>(fn: () => T): Promise<T> {
+    return this.writeLock.run(() => this.guard(fn));
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw mapSqliteError(error);
+    }
+  }
+}

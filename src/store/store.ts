@@ -1,0 +1,108 @@
+import type { Row, TableDef, TableName } from '../tables.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** One accepted CSV record on its way into a table. */
+export interface StagedRow {
+  /** 1-based line of the file where the record starts. */
+  line: number;
+  /** The record as it was sent, for the rejects log. */
+  raw: string;
+  values: Row;
+  /** Some optional field was empty and is stored as NULL. */
+  incomplete: boolean;
+}
+
+export interface Rejection {
+  line: number;
+  raw: string;
+  reason: string;
+}
+
+/** What a load session did with the rows it was given. */
+export interface LoadOutcome {
+  inserted: number;
+  updated: number;
+  /** Accepted rows (inserted or updated) that had an empty field. */
+  incomplete: number;
+  rejected: Rejection[];
+}
+
+export interface LoadOptions {
+  /** `reject`: a duplicate id is a rejected row. `update`: it replaces the stored row. */
+  onConflict: 'reject' | 'update';
+  /** Reject rows whose references (department_id, job_id) are not in their tables. */
+  checkReferences: boolean;
+}
+
+export type UploadStatus = 'committed' | 'dry_run' | 'aborted' | 'failed';
+
+/** The logged report of one upload (also what `GET /uploads/{id}` answers). */
+export interface UploadRecord {
+  upload_id: string;
+  table: TableName;
+  /** `csv` for POST /upload and the load command, `batch` for a rejected POST /batch. */
+  source: 'csv' | 'batch';
+  status: UploadStatus;
+  received: number;
+  inserted: number;
+  updated: number;
+  rejected: number;
+  incomplete: number;
+  batch_size: number;
+  strict: boolean;
+  dry_run: boolean;
+  on_conflict: 'reject' | 'update';
+  started_at: string;
+  elapsed_ms: number;
+  message: string | null;
+}
+
+/**
+ * One transaction holding a whole upload. Rows are written chunk by chunk as they are parsed;
+ * nothing is visible to readers until `commit`.
+ */
+export interface LoadSession {
+  /** Writes (or stages) a chunk; rejections found now are returned, others may come from `finish`. */
+  write(rows: readonly StagedRow[]): Promise<LoadOutcome>;
+  /** Applies anything still staged; returns what that did. Does not commit. */
+  finish(): Promise<LoadOutcome>;
+  /** Logs the upload's report and rejected rows, then commits everything at once. */
+  commit(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void>;
+  /** Rolls back every row of the upload. Safe to call twice or after a failed commit. */
+  rollback(): Promise<void>;
+}
+
+export interface TableCount {
+  name: TableName;
+  rows: number;
+}
+
+export type ReportRow = Record<string, string | number>;
+
+/** The narrow interface the services use; only `store/` knows which database is behind it. */
+export interface Store {
+  readonly dialect: Dialect;
+  /** Applies pending migrations (idempotent, safe when several instances start at once). */
+  migrate(): Promise<void>;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** Opens the transaction of one upload. Writers may be serialized behind each other. */
+  openLoad(table: TableDef, options: LoadOptions): Promise<LoadSession>;
+  /**
+   * Inserts complete, valid rows all or nothing. Throws `DUPLICATE_ID` (listing the ids) when any
+   * id is already stored, inserting nothing.
+   */
+  insertRows(table: TableDef, rows: readonly Row[]): Promise<number>;
+  /** Logs an upload that wrote nothing (dry run, aborted, failed), with its rejected rows. */
+  saveUpload(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void>;
+  getUpload(id: string): Promise<UploadRecord | undefined>;
+  /** The upload's rejected rows in line order, streamed. */
+  rejects(id: string): AsyncIterable<Rejection>;
+  countRows(): Promise<TableCount[]>;
+  /** Runs a read-only query (a report's SQL for this dialect) with bound parameters. */
+  query(sql: string, params: readonly (string | number)[]): Promise<ReportRow[]>;
+  /** Empties the three tables (and the report counts derived from them). */
+  reset(): Promise<void>;
+}

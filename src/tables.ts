@@ -1,0 +1,81 @@
+/**
+ * The data dictionary: every table the service migrates, declared once.
+ * DDL, CSV column order, row validators, JSON schemas (batch body, OpenAPI) and the
+ * Avro schema are all derived from these declarations.
+ */
+export type ColumnType = 'integer' | 'text' | 'datetime';
+
+export interface ColumnDef {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly primaryKey?: boolean;
+  /** Table whose `id` this column points at; checked only in strict mode. */
+  readonly references?: TableName;
+  readonly description: string;
+  readonly example: string | number;
+}
+
+export interface TableDef {
+  readonly name: TableName;
+  readonly description: string;
+  readonly columns: readonly ColumnDef[];
+}
+
+export type TableName = 'departments' | 'jobs' | 'hired_employees';
+
+const id = (what: string): ColumnDef => ({
+  name: 'id',
+  type: 'integer',
+  primaryKey: true,
+  description: `Identifier of the ${what} (positive integer)`,
+  example: 1,
+});
+
+export const TABLES: Readonly<Record<TableName, TableDef>> = {
+  departments: {
+    name: 'departments',
+    description: 'Departments of the company',
+    columns: [id('department'), { name: 'department', type: 'text', description: 'Name of the department', example: 'Supply Chain' }],
+  },
+  jobs: {
+    name: 'jobs',
+    description: 'Job titles',
+    columns: [id('job'), { name: 'job', type: 'text', description: 'Name of the job', example: 'Recruiter' }],
+  },
+  hired_employees: {
+    name: 'hired_employees',
+    description: 'Employees hired, one row per hire',
+    columns: [
+      id('employee'),
+      { name: 'name', type: 'text', description: 'Name and surname of the employee', example: 'Harold Vogt' },
+      {
+        name: 'datetime',
+        type: 'datetime',
+        description: 'Hire instant, ISO 8601 with a UTC offset; stored normalized to UTC',
+        example: '2021-11-07T02:48:42Z',
+      },
+      {
+        name: 'department_id',
+        type: 'integer',
+        references: 'departments',
+        description: 'Id of the department that hired the employee',
+        example: 2,
+      },
+      { name: 'job_id', type: 'integer', references: 'jobs', description: 'Id of the job the employee was hired for', example: 96 },
+    ],
+  },
+};
+
+export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
+
+/** Names accepted in URLs besides the canonical ones (the original service used `employees`). */
+export const TABLE_ALIASES: Readonly<Record<string, TableName>> = { employees: 'hired_employees' };
+
+export function resolveTable(name: string): TableDef | undefined {
+  const canonical = (TABLE_NAMES as string[]).includes(name) ? (name as TableName) : TABLE_ALIASES[name];
+  return canonical ? TABLES[canonical] : undefined;
+}
+
+/** One row as stored: values in the dictionary's column order; NULL for empty optional fields. */
+export type Value = string | number | null;
+export type Row = Value[];
