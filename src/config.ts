@@ -11,7 +11,15 @@ export const ConfigSchema = Type.Object({
   /** Lets the server bind a non-loopback address without API_KEY. */
   ALLOW_NO_AUTH: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(
-    [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')],
+    [
+      Type.Literal('fatal'),
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('info'),
+      Type.Literal('debug'),
+      Type.Literal('trace'),
+      Type.Literal('silent'),
+    ],
     { default: 'info' },
   ),
   /** Largest CSV body accepted by /upload, in bytes (default 1 GiB). */

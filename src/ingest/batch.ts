@@ -42,7 +42,12 @@ export function checkJsonRow(table: TableDef, input: unknown, index: number): { 
  * Inserts 1 to `maxRows` complete rows, all or nothing. Invalid rows → 400 ROWS_INVALID with
  * every problem, and the rejected rows logged like an upload's; a stored id → 409.
  */
-export async function insertBatch(store: Store, table: TableDef, body: unknown, maxRows: number): Promise<{ table: string; inserted: number }> {
+export async function insertBatch(
+  store: Store,
+  table: TableDef,
+  body: unknown,
+  maxRows: number,
+): Promise<{ table: string; inserted: number }> {
   if (!Array.isArray(body)) throw new AppError('VALIDATION_FAILED', 'The body must be a JSON array of row objects');
   if (body.length < 1 || body.length > maxRows) {
     throw new AppError('VALIDATION_FAILED', `A batch holds 1 to ${maxRows} rows; this one has ${body.length}`);
@@ -57,7 +62,11 @@ export async function insertBatch(store: Store, table: TableDef, body: unknown, 
       return;
     }
     problems.push(...checked.problems);
-    rejects.push({ line: index + 1, raw: JSON.stringify(input) ?? '', reason: checked.problems.map((p) => `${p.field ?? 'row'}: ${p.reason}`).join('; ') });
+    rejects.push({
+      line: index + 1,
+      raw: JSON.stringify(input) ?? '',
+      reason: checked.problems.map((p) => `${p.field ?? 'row'}: ${p.reason}`).join('; '),
+    });
   });
   if (problems.length > 0) {
     const id = randomUUID();
@@ -84,7 +93,11 @@ export async function insertBatch(store: Store, table: TableDef, body: unknown, 
         yield* rejects;
       })(),
     );
-    throw new AppError('ROWS_INVALID', `${rejects.length} of ${body.length} rows are invalid; nothing was inserted (log: /uploads/${id})`, problems.slice(0, 1000));
+    throw new AppError(
+      'ROWS_INVALID',
+      `${rejects.length} of ${body.length} rows are invalid; nothing was inserted (log: /uploads/${id})`,
+      problems.slice(0, 1000),
+    );
   }
   return { table: table.name, inserted: await store.insertRows(table, rows) };
 }

@@ -2,9 +2,7 @@ import type { ColumnDef, Row, TableDef } from '../tables.js';
 import { normalizeInstant } from './instant.js';
 
 /** The result of checking one record against its table's rules. */
-export type RowCheck =
-  | { ok: true; values: Row; incomplete: boolean }
-  | { ok: false; reason: string; field?: string };
+export type RowCheck = { ok: true; values: Row; incomplete: boolean } | { ok: false; reason: string; field?: string };
 
 const INTEGER = /^[+-]?\d+$/;
 

@@ -19,5 +19,15 @@ export const csvLine = (values: readonly unknown[], options: CsvOutputOptions = 
   `${values.map((v) => csvCell(v, options)).join(',')}\r\n`;
 
 export function toCsv(columns: readonly string[], rows: readonly Record<string, unknown>[], options: CsvOutputOptions = {}): string {
-  return csvLine(columns) + rows.map((row) => csvLine(columns.map((c) => row[c]), options)).join('');
+  return (
+    csvLine(columns) +
+    rows
+      .map((row) =>
+        csvLine(
+          columns.map((c) => row[c]),
+          options,
+        ),
+      )
+      .join('')
+  );
 }

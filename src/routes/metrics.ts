@@ -38,7 +38,9 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
         querystring: MetricsQuerySchema,
         produces: ['application/json', 'text/csv'],
         response: {
-          200: Type.Array(Type.Object({ department: Type.String(), job: Type.String(), Q1: quarter, Q2: quarter, Q3: quarter, Q4: quarter })),
+          200: Type.Array(
+            Type.Object({ department: Type.String(), job: Type.String(), Q1: quarter, Q2: quarter, Q3: quarter, Q4: quarter }),
+          ),
           ...errorResponses(400, 503),
         },
       },

@@ -9,7 +9,10 @@ export default async function tableRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['tables'],
         summary: 'Row count of every table',
-        response: { 200: Type.Object({ tables: Type.Array(Type.Object({ name: Type.String(), rows: Type.Integer() })) }), ...errorResponses(503) },
+        response: {
+          200: Type.Object({ tables: Type.Array(Type.Object({ name: Type.String(), rows: Type.Integer() })) }),
+          ...errorResponses(503),
+        },
       },
     },
     async () => ({ tables: await app.store.countRows() }),

@@ -17,7 +17,8 @@ export async function uploadSource(request: FastifyRequest, maxBytes: number): P
   if (request.isMultipart()) {
     const file = await request.file({ limits: { fileSize: maxBytes, files: 1 } });
     if (file === undefined) throw new AppError('FILE_MISSING', 'No file part: send the CSV in the multipart field "file"');
-    if (file.fieldname !== 'file') throw new AppError('FILE_MISSING', `The file must be in the multipart field "file", not "${file.fieldname}"`);
+    if (file.fieldname !== 'file')
+      throw new AppError('FILE_MISSING', `The file must be in the multipart field "file", not "${file.fieldname}"`);
     return guard(request, file.file, () => {
       if (file.file.truncated) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`);
     });

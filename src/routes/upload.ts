@@ -68,7 +68,10 @@ export default async function uploadRoutes(app: FastifyInstance): Promise<void> 
         maxBytes: app.config.UPLOAD_MAX_BYTES,
         maxRecordChars: app.config.CSV_MAX_RECORD_BYTES,
       });
-      request.log.info({ upload_id: report.upload_id, table: report.table, received: report.received, rejected: report.rejected }, 'upload done');
+      request.log.info(
+        { upload_id: report.upload_id, table: report.table, received: report.received, rejected: report.rejected },
+        'upload done',
+      );
       return report;
     },
   );

@@ -23,7 +23,13 @@ export default async function uploadsRoutes(app: FastifyInstance): Promise<void>
         tags: ['ingest'],
         summary: "An upload's logged report, with its first 100 rejected rows",
         params: IdParamSchema,
-        response: { 200: Type.Intersect([UploadReportSchema, Type.Object({ source: Type.String(), message: Type.Union([Type.String(), Type.Null()]) })]), ...errorResponses(404) },
+        response: {
+          200: Type.Intersect([
+            UploadReportSchema,
+            Type.Object({ source: Type.String(), message: Type.Union([Type.String(), Type.Null()]) }),
+          ]),
+          ...errorResponses(404),
+        },
       },
     },
     async (request) => {

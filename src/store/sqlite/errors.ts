@@ -7,7 +7,12 @@ export function mapSqliteError(error: unknown): unknown {
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new AppError('DATABASE_UNAVAILABLE', 'The database is busy; retry later', undefined, 1);
   }
-  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') {
+  if (
+    code.startsWith('SQLITE_READONLY') ||
+    code.startsWith('SQLITE_FULL') ||
+    code.startsWith('SQLITE_IOERR') ||
+    code === 'SQLITE_CANTOPEN'
+  ) {
     return new AppError('DATABASE_READ_ONLY', undefined, undefined, 30);
   }
   return error;

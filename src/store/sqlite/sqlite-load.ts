@@ -24,14 +24,23 @@ export class SqliteLoadSession implements LoadSession {
   ) {
     const names = table.columns.map((c) => quoteIdent(c.name));
     const target = quoteIdent(table.name);
-    this.insert = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`);
+    this.insert = db.prepare(
+      `INSERT INTO ${target} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`,
+    );
     this.update =
       options.onConflict === 'update'
-        ? db.prepare(`UPDATE ${target} SET ${names.slice(1).map((n) => `${n} = ?`).join(', ')} WHERE id = ?`)
+        ? db.prepare(
+            `UPDATE ${target} SET ${names
+              .slice(1)
+              .map((n) => `${n} = ?`)
+              .join(', ')} WHERE id = ?`,
+          )
         : undefined;
     this.referenceChecks = options.checkReferences
       ? table.columns.flatMap((c, index) =>
-          c.references === undefined ? [] : [{ index, name: c.name, stmt: db.prepare(`SELECT 1 FROM ${quoteIdent(c.references)} WHERE id = ?`).pluck() }],
+          c.references === undefined
+            ? []
+            : [{ index, name: c.name, stmt: db.prepare(`SELECT 1 FROM ${quoteIdent(c.references)} WHERE id = ?`).pluck() }],
         )
       : [];
     db.exec('BEGIN IMMEDIATE');

@@ -91,7 +91,9 @@ export class SqliteStore implements Store {
           const duplicates: number[] = [];
           for (const row of rows) if (insert.run(row).changes === 0) duplicates.push(row[0] as number);
           if (duplicates.length > 0) {
-            throw new AppError('DUPLICATE_ID', `${duplicates.length} id(s) already exist; nothing was inserted`, { ids: duplicates.slice(0, 100) });
+            throw new AppError('DUPLICATE_ID', `${duplicates.length} id(s) already exist; nothing was inserted`, {
+              ids: duplicates.slice(0, 100),
+            });
           }
           return rows.length;
         })
@@ -131,7 +133,10 @@ export class SqliteStore implements Store {
     return this.guard(() =>
       TABLE_NAMES.map((name) => ({
         name,
-        rows: this.reader.prepare(`SELECT COUNT(*) FROM ${quoteIdent(name)}`).pluck().get() as number,
+        rows: this.reader
+          .prepare(`SELECT COUNT(*) FROM ${quoteIdent(name)}`)
+          .pluck()
+          .get() as number,
       })),
     );
   }
