@@ -50,6 +50,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(errorHandler);
   await app.register(auth, { keys: apiKeys(config) });
   await app.register(multipart, { limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10, parts: 20 } });
+  // Only JSON, CSV and multipart bodies are taken; anything else is a 415.
+  app.removeContentTypeParser('text/plain');
   // The CSV body stays a stream: the upload route reads it chunk by chunk.
   app.addContentTypeParser(['text/csv', 'application/csv'], (_request, payload, done) => done(null, payload));
 

@@ -11,9 +11,10 @@ export default async function batchRoutes(app: FastifyInstance): Promise<void> {
     '/batch/:table',
     {
       preHandler: app.requireKey,
-      // The handler checks every row itself so it can answer with each problem's index and field
-      // and log the rejected rows; the schema is here for the documentation.
-      attachValidation: true,
+      // The handler checks every row itself, uncoerced (Fastify's Ajv would turn "4" into 4), so it
+      // can answer with each problem's index and field and log the rejected rows; the schema
+      // below documents the body.
+      validatorCompiler: () => () => true,
       bodyLimit: app.config.JSON_BODY_MAX_BYTES,
       schema: {
         tags: ['ingest'],

@@ -1,0 +1,33 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+
+export type CopyValue = string | number | boolean | null;
+
+const SPECIAL = /[\\\n\r\t\0]/;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\0': '\uFFFD' };
+
+/**
+ * One value in COPY's text format: backslash, newline, carriage return and tab escaped, `\N` for
+ * NULL. PostgreSQL text cannot hold NUL; it only reaches here inside a rejected row's raw text,
+ * where it becomes U+FFFD.
+ */
+export function copyField(value: CopyValue): string {
+  if (value === null) return '\\N';
+  if (typeof value !== 'string') return String(value);
+  return SPECIAL.test(value) ? value.replace(/[\\\n\r\t\0]/g, (c) => ESCAPES[c]!) : value;
+}
+
+/** One row in COPY's text format, newline included. */
+export const copyLine = (values: readonly CopyValue[]): string => values.map(copyField).join('\t') + '\n';
+
+/**
+ * Runs `COPY … FROM STDIN` (text format) on a client, streaming `text` pieces with back-pressure.
+ * Resolves with the rows copied once the server has them.
+ */
+export async function copyIn(client: PoolClient, sql: string, text: Iterable<string> | AsyncIterable<string>): Promise<number> {
+  const stream = client.query(copyFrom(sql));
+  await pipeline(Readable.from(text, { objectMode: false }), stream);
+  return stream.rowCount;
+}

@@ -1,0 +1,99 @@
+import type { Pool, PoolClient } from 'pg';
+import type { Rejection, UploadRecord } from '../store.js';
+import { copyIn, copyLine } from './copy-text.js';
+
+const INSERT_UPLOAD = `INSERT INTO uploads (id, table_name, source, status, received, inserted, updated, rejected, incomplete,
+  batch_size, strict, dry_run, on_conflict, started_at, elapsed_ms, message)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
+
+/** Rejected rows per COPY message while logging. */
+const LOG_PAGE = 1000;
+
+/**
+ * Writes an upload's report and its rejected rows (streamed through COPY, so a million rejected
+ * rows never sit in memory); the caller owns the transaction.
+ */
+export async function insertUploadLog(client: PoolClient, record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {
+  await client.query(INSERT_UPLOAD, [
+    record.upload_id,
+    record.table,
+    record.source,
+    record.status,
+    record.received,
+    record.inserted,
+    record.updated,
+    record.rejected,
+    record.incomplete,
+    record.batch_size,
+    record.strict,
+    record.dry_run,
+    record.on_conflict,
+    record.started_at,
+    record.elapsed_ms,
+    record.message,
+  ]);
+  async function* lines(): AsyncIterable<string> {
+    let page = '';
+    let n = 0;
+    for await (const r of rejects) {
+      page += copyLine([record.upload_id, r.line, r.raw, r.reason]);
+      if (++n % LOG_PAGE === 0) {
+        yield page;
+        page = '';
+      }
+    }
+    if (page !== '') yield page;
+  }
+  await copyIn(client, 'COPY upload_rejects (upload_id, line, raw, reason) FROM STDIN', lines());
+}
+
+interface UploadRow {
+  id: string;
+  table_name: UploadRecord['table'];
+  source: UploadRecord['source'];
+  status: UploadRecord['status'];
+  received: number;
+  inserted: number;
+  updated: number;
+  rejected: number;
+  incomplete: number;
+  batch_size: number;
+  strict: boolean;
+  dry_run: boolean;
+  on_conflict: UploadRecord['on_conflict'];
+  started_at: string;
+  elapsed_ms: number;
+  message: string | null;
+}
+
+export async function readUpload(pool: Pool, id: string): Promise<UploadRecord | undefined> {
+  const { rows } = await pool.query<UploadRow>(
+    `SELECT id, table_name, source, status, received, inserted, updated, rejected, incomplete, batch_size, strict, dry_run,
+            on_conflict, started_at, elapsed_ms, message
+     FROM uploads WHERE id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  const { id: uploadId, table_name, ...rest } = row;
+  return { upload_id: uploadId, table: table_name, ...rest };
+}
+
+/** Rejected rows read back per page, by keyset: no connection is held while the caller consumes a page. */
+const REJECTS_PAGE = 1000;
+
+export async function* readRejects(pool: Pool, id: string): AsyncIterable<Rejection> {
+  let after: { line: number; seq: number } | undefined;
+  for (;;) {
+    const { rows } = await pool.query<Rejection & { seq: number }>(
+      after === undefined
+        ? 'SELECT line, raw, reason, seq FROM upload_rejects WHERE upload_id = $1 ORDER BY line, seq LIMIT $2'
+        : 'SELECT line, raw, reason, seq FROM upload_rejects WHERE upload_id = $1 AND (line, seq) > ($3, $4) ORDER BY line, seq LIMIT $2',
+      after === undefined ? [id, REJECTS_PAGE] : [id, REJECTS_PAGE, after.line, after.seq],
+    );
+    for (const { line, raw, reason } of rows) yield { line, raw, reason };
+    const last = rows.at(-1);
+    if (last === undefined || rows.length < REJECTS_PAGE) return;
+    after = { line: last.line, seq: last.seq };
+  }
+}
