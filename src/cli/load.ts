@@ -1,0 +1,92 @@
+/**
+ * `npm run load -- <folder> [--strict] [--dry-run] [--on-conflict update] [--batch-size N]`
+ * Loads departments.csv, jobs.csv and hired_employees.csv from a folder into DATABASE_URL
+ * through the same ingestion code as POST /upload, with a progress bar per file.
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { loadConfig } from '../config.js';
+import { isAppError } from '../errors.js';
+import { ingestCsv } from '../ingest/upload.js';
+import { openStore } from '../store/open-store.js';
+import { TABLE_NAMES, TABLES } from '../tables.js';
+
+const USAGE = 'usage: npm run load -- <folder> [--strict] [--dry-run] [--on-conflict reject|update] [--batch-size N]';
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      strict: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      'on-conflict': { type: 'string', default: 'reject' },
+      'batch-size': { type: 'string', default: '1000' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const folder = positionals[0] ?? 'data/historical';
+  const onConflict = values['on-conflict'];
+  const batchSize = Number(values['batch-size']);
+  if ((onConflict !== 'reject' && onConflict !== 'update') || !Number.isInteger(batchSize) || batchSize < 1) {
+    console.error(USAGE);
+    return 2;
+  }
+  const files = TABLE_NAMES.map((name) => ({ table: TABLES[name], path: join(folder, `${name}.csv`) })).filter((f) => existsSync(f.path));
+  if (files.length === 0) {
+    console.error(`No departments.csv, jobs.csv or hired_employees.csv in ${folder}`);
+    return 2;
+  }
+  const config = loadConfig();
+  const store = await openStore(config);
+  await store.migrate();
+  let failed = false;
+  try {
+    for (const file of files) {
+      const size = statSync(file.path).size;
+      const bar = new cliProgress.SingleBar(
+        { format: `${file.table.name.padEnd(16)} {bar} {percentage}% | {value}/{total} bytes | {rows} rows`, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(size, 0, { rows: 0 });
+      try {
+        const report = await ingestCsv(store, createReadStream(file.path, { highWaterMark: 256 * 1024 }), {
+          table: file.table,
+          batchSize,
+          strict: values.strict,
+          dryRun: values['dry-run'],
+          onConflict,
+          maxBytes: Number.MAX_SAFE_INTEGER,
+          maxRecordChars: config.CSV_MAX_RECORD_BYTES,
+          onProgress: (bytes, rows) => bar.update(bytes, { rows }),
+        });
+        bar.update(size);
+        bar.stop();
+        const { errors, ...summary } = report;
+        console.log(JSON.stringify(summary));
+        for (const e of errors.slice(0, 10)) console.log(`  line ${e.line}: ${e.reason}`);
+        if (report.rejected > 10) console.log(`  … ${report.rejected - 10} more: GET /uploads/${report.upload_id}/rejects.csv`);
+      } catch (error) {
+        bar.stop();
+        failed = true;
+        console.error(`${file.path}: ${isAppError(error) ? `${error.code}: ${error.message}` : String(error)}`);
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
