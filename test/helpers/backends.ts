@@ -3,6 +3,7 @@
  * backends. SQLite always; PostgreSQL through TEST_DATABASE_URL (see postgres.ts).
  */
 import type { Dialect } from '../../src/store/store.js';
+import { postgresBackend } from './postgres.js';
 
 export interface TestDatabase {
   url: string;
@@ -24,5 +25,5 @@ export const sqliteBackend: Backend = {
   create: async () => ({ url: 'sqlite::memory:', drop: async () => undefined }),
 };
 
-/** Every backend suites loop over. The PostgreSQL entry is added by postgres.ts. */
-export const BACKENDS: Backend[] = [sqliteBackend];
+/** Every backend suites loop over (PostgreSQL: see postgres.ts). */
+export const BACKENDS: Backend[] = [sqliteBackend, postgresBackend];

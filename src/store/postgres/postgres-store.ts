@@ -1,13 +1,224 @@
-import type { Store } from '../store.js';
+import pg from 'pg';
+import { AppError } from '../../errors.js';
+import { TABLE_NAMES, type Row, type TableDef } from '../../tables.js';
+import { quoteIdent } from '../ddl.js';
+import { migrationsFor } from '../migrations.js';
+import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
+import { isConnectionLoss, mapPgError } from './errors.js';
+import { PostgresLoadSession, type HeldClient } from './postgres-load.js';
+import { insertUploadLog, readRejects, readUpload } from './postgres-upload-log.js';
 
 export interface PostgresStoreOptions {
   connectionString: string;
   poolMax: number;
+  /** Milliseconds to wait for a connection (from the pool or the server) before answering 503. */
+  connectTimeoutMs?: number;
 }
 
-// Placeholder until the PostgreSQL backend lands (issue 3).
-export const PostgresStore = class {
-  constructor(_options: PostgresStoreOptions) {
-    throw new Error('PostgreSQL is not supported yet');
+/** Key of the advisory lock every instance takes to migrate: one migrates, the others wait and see. */
+const MIGRATION_LOCK = 0x68_72_6d_67; // "hrmg"
+
+const INT8_OID = 20;
+// Ids and counts are BIGINT; every value the service stores is within 2^53 (row rules check it).
+const parseInt8 = (text: string): number => Number(text);
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** Reset waits for readers this long (retrying its exclusive lock) before answering 503. */
+const RESET_LOCK_WAIT_MS = 10_000;
+
+/**
+ * PostgreSQL behind the store interface: a pool of connections, an upload per connection and
+ * transaction (see PostgresLoadSession), writes of one table serialized by a table lock, reads
+ * free. Connection failures become 503s with Retry-After; the pool replaces broken connections.
+ */
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  readonly pool: pg.Pool;
+  /** The last error of an idle connection (the server restarted, a network blip): logged by no one, but never a crash. */
+  lastIdleError: Error | undefined;
+
+  constructor(options: PostgresStoreOptions) {
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolMax,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'hr-migration',
+      types,
+    });
+    this.pool.on('error', (error) => {
+      this.lastIdleError = error;
+    });
   }
-} as unknown as new (options: PostgresStoreOptions) => Store;
+
+  async migrate(): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+      );
+      const applied = new Set(
+        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+      );
+      for (const migration of migrationsFor('postgres')) {
+        if (applied.has(migration.version)) continue;
+        for (const statement of migration.statements) await client.query(statement);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          migration.version,
+          migration.name,
+          new Date().toISOString(),
+        ]);
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.guard(() => this.pool.query('SELECT 1'));
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+
+  async openLoad(table: TableDef, options: LoadOptions): Promise<LoadSession> {
+    return PostgresLoadSession.open(await this.checkout(), table, options);
+  }
+
+  async insertRows(table: TableDef, rows: readonly Row[]): Promise<number> {
+    const target = quoteIdent(table.name);
+    const names = table.columns.map((c) => quoteIdent(c.name));
+    const arrays = table.columns.map((c, i) => ({
+      type: c.type === 'integer' ? 'bigint[]' : c.type === 'datetime' ? 'timestamptz[]' : 'text[]',
+      values: rows.map((row) => row[i] ?? null),
+    }));
+    return this.transaction(async (client) => {
+      // The same lock as an upload's apply: batches and uploads of a table take turns.
+      await client.query(`LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`);
+      const ids = rows.map((row) => row[0] as number);
+      const stored = new Set(
+        (await client.query<{ id: number }>(`SELECT id FROM ${target} WHERE id = ANY($1::bigint[])`, [ids])).rows.map((r) => r.id),
+      );
+      // As SQLite inserts them one by one: a stored id, or the second of two equal ids, is a duplicate.
+      const seen = new Set<number>();
+      const duplicates: number[] = [];
+      for (const id of ids) {
+        if (stored.has(id) || seen.has(id)) duplicates.push(id);
+        seen.add(id);
+      }
+      if (duplicates.length > 0) {
+        throw new AppError('DUPLICATE_ID', `${duplicates.length} id(s) already exist; nothing was inserted`, {
+          ids: duplicates.slice(0, 100),
+        });
+      }
+      const result = await client.query(
+        `INSERT INTO ${target} (${names.join(', ')}) SELECT * FROM unnest(${arrays.map((a, i) => `$${i + 1}::${a.type}`).join(', ')})`,
+        arrays.map((a) => a.values),
+      );
+      return result.rowCount ?? 0;
+    });
+  }
+
+  async saveUpload(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {
+    await this.transaction((client) => insertUploadLog(client, record, rejects));
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | undefined> {
+    return this.guard(() => readUpload(this.pool, id));
+  }
+
+  async *rejects(id: string): AsyncIterable<Rejection> {
+    try {
+      yield* readRejects(this.pool, id);
+    } catch (error) {
+      throw mapPgError(error);
+    }
+  }
+
+  async countRows(): Promise<TableCount[]> {
+    const counts = TABLE_NAMES.map((name) => `(SELECT count(*) FROM ${quoteIdent(name)})::int AS ${quoteIdent(name)}`);
+    const { rows } = await this.guard(() => this.pool.query<Record<string, number>>(`SELECT ${counts.join(', ')}`));
+    return TABLE_NAMES.map((name) => ({ name, rows: rows[0]![name]! }));
+  }
+
+  async query(sql: string, params: readonly (string | number)[]): Promise<ReportRow[]> {
+    const { rows } = await this.guard(() => this.pool.query<ReportRow>(sql, [...params]));
+    return rows;
+  }
+
+  /**
+   * Empties the three tables and their counts at once. Writers are waited for (their table
+   * locks); readers are never waited for while holding a lock, so a report and a reset cannot
+   * deadlock: the exclusive lock is tried without waiting, and again until readers let go.
+   */
+  async reset(): Promise<void> {
+    const tables = ['hired_employees', 'departments', 'jobs'].map(quoteIdent);
+    const all = [...tables, quoteIdent('hire_counts')].join(', ');
+    await this.transaction(async (client) => {
+      await client.query(`LOCK TABLE ${tables.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+      const deadline = Date.now() + RESET_LOCK_WAIT_MS;
+      for (;;) {
+        await client.query('SAVEPOINT reset_lock');
+        try {
+          await client.query(`LOCK TABLE ${all} IN ACCESS EXCLUSIVE MODE NOWAIT`);
+          break;
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== '55P03' || Date.now() > deadline) throw error;
+          await client.query('ROLLBACK TO SAVEPOINT reset_lock');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+      await client.query(`TRUNCATE ${all}`);
+    });
+  }
+
+  /** A pooled connection with an error listener for as long as it is held (node-pg emits on it between queries). */
+  private async checkout(): Promise<HeldClient> {
+    const client = await this.guard(() => this.pool.connect());
+    let lost: unknown;
+    const onError = (error: Error): void => {
+      lost = error;
+    };
+    client.on('error', onError);
+    let released = false;
+    return {
+      client,
+      get lost() {
+        return lost;
+      },
+      release(error?: unknown) {
+        if (released) return;
+        released = true;
+        client.off('error', onError);
+        client.release(error === undefined ? undefined : error instanceof Error ? error : new Error(String(error)));
+      },
+    };
+  }
+
+  /** Runs `fn` in a transaction on one connection; rolls back on any error and maps it. */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const held = await this.checkout();
+    try {
+      await held.client.query('BEGIN');
+      const result = await fn(held.client);
+      await held.client.query('COMMIT');
+      held.release();
+      return result;
+    } catch (error) {
+      let broken: unknown = held.lost ?? (isConnectionLoss(error) ? error : undefined);
+      if (broken === undefined) await held.client.query('ROLLBACK').catch((e: unknown) => (broken = e));
+      held.release(broken);
+      throw mapPgError(held.lost ?? error);
+    }
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw mapPgError(error);
+    }
+  }
+}

@@ -1,0 +1,261 @@
+import type { PoolClient } from 'pg';
+import type { ColumnType, TableDef } from '../../tables.js';
+import { quoteIdent } from '../ddl.js';
+import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
+import { copyIn, copyLine } from './copy-text.js';
+import { mapPgError } from './errors.js';
+import { insertUploadLog } from './postgres-upload-log.js';
+
+// The staging table's types, as ddl.ts gives the target's (it does not export its map).
+const STAGE_TYPES: Record<ColumnType, string> = { integer: 'BIGINT', text: 'TEXT', datetime: 'TIMESTAMPTZ' };
+
+/** Rows staged before they are applied, even if the file is longer: bounds the rejects held in memory. */
+export const APPLY_EVERY = 100_000;
+
+/** Below this, the planner's guesses about the staging table are good enough without ANALYZE. */
+const ANALYZE_FROM = 10_000;
+
+const STAGE = 'pg_temp.load_stage';
+const REJECTED = 'pg_temp.load_rejected';
+
+const empty = (): LoadOutcome => ({ inserted: 0, updated: 0, incomplete: 0, rejected: [] });
+
+/** A pooled client held by a session; `release(error)` destroys it instead of pooling it. */
+export interface HeldClient {
+  client: PoolClient;
+  release(error?: unknown): void;
+  /** The connection failed while held (an `error` event between queries). */
+  readonly lost: unknown;
+}
+
+/**
+ * One upload's transaction on one pooled connection. Chunks are copied (`COPY … FROM STDIN`) into
+ * a temporary staging table that also holds each record's line and raw text; applying it is a few
+ * set-based statements: reference checks (strict), duplicates (the lowest line wins, or upsert
+ * where the last line wins), one `INSERT … SELECT`. The target table is locked (SHARE ROW
+ * EXCLUSIVE: readers go on, other writers of that table wait) from the first apply to the commit,
+ * so concurrent uploads serialize instead of deadlocking or missing each other's ids.
+ */
+export class PostgresLoadSession implements LoadSession {
+  private readonly target: string;
+  private readonly names: string[];
+  private readonly copySql: string;
+  /** The COPY still in flight: the next chunk is parsed while the server takes this one. */
+  private pending: Promise<void> | undefined;
+  private staged = 0;
+  private stagedIncomplete = 0;
+  private locked = false;
+  private done = false;
+
+  private constructor(
+    private readonly held: HeldClient,
+    private readonly table: TableDef,
+    private readonly options: LoadOptions,
+    private readonly applyEvery: number,
+  ) {
+    this.target = quoteIdent(table.name);
+    this.names = table.columns.map((c) => quoteIdent(c.name));
+    this.copySql = `COPY ${STAGE} (line, raw, incomplete, ${this.names.join(', ')}) FROM STDIN`;
+  }
+
+  /** Begins the transaction and creates its staging tables (dropped at commit or rollback). */
+  static async open(held: HeldClient, table: TableDef, options: LoadOptions, applyEvery = APPLY_EVERY): Promise<PostgresLoadSession> {
+    const session = new PostgresLoadSession(held, table, options, applyEvery);
+    const columns = table.columns.map((c) => `${quoteIdent(c.name)} ${STAGE_TYPES[c.type]}`);
+    try {
+      await held.client.query(
+        `BEGIN;
+         CREATE TEMP TABLE load_stage (line BIGINT NOT NULL, raw TEXT NOT NULL, incomplete BOOLEAN NOT NULL, ${columns.join(', ')}) ON COMMIT DROP;
+         CREATE TEMP TABLE load_rejected (line BIGINT NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL, incomplete BOOLEAN NOT NULL) ON COMMIT DROP`,
+      );
+    } catch (error) {
+      await session.end(error);
+      throw mapPgError(error);
+    }
+    return session;
+  }
+
+  async write(rows: readonly StagedRow[]): Promise<LoadOutcome> {
+    if (rows.length === 0) return empty();
+    let text = '';
+    for (const row of rows) text += copyLine([row.line, row.raw, row.incomplete, ...row.values]);
+    this.staged += rows.length;
+    for (const row of rows) if (row.incomplete) this.stagedIncomplete++;
+    const previous = this.pending;
+    const copy = copyIn(this.held.client, this.copySql, [text]).then(() => undefined);
+    // Observed now so a failure never goes unhandled; it is rethrown by the next wait.
+    copy.catch(() => undefined);
+    this.pending = copy;
+    await this.guard(() => previous);
+    return this.staged >= this.applyEvery ? this.apply() : empty();
+  }
+
+  async finish(): Promise<LoadOutcome> {
+    return this.apply();
+  }
+
+  async commit(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {
+    try {
+      await this.guard(async () => {
+        await this.settle();
+        await insertUploadLog(this.held.client, record, rejects);
+        await this.held.client.query('COMMIT');
+      });
+      await this.end();
+    } catch (error) {
+      await this.end(error);
+      throw error;
+    }
+  }
+
+  async rollback(): Promise<void> {
+    await this.end(new Error('rolled back'));
+  }
+
+  /** Applies what is staged: rejects found, then inserts or upserts the rest, in one go. */
+  private async apply(): Promise<LoadOutcome> {
+    return this.guard(async () => {
+      await this.settle();
+      if (this.staged === 0) return empty();
+      const q = (sql: string) => this.held.client.query(sql);
+      if (!this.locked) {
+        await q(`LOCK TABLE ${this.target} IN SHARE ROW EXCLUSIVE MODE`);
+        this.locked = true;
+      }
+      if (this.staged >= ANALYZE_FROM) await q(`ANALYZE ${STAGE}`);
+      const outcome = empty();
+      let inserted: number;
+      if (this.options.onConflict === 'reject') {
+        await q(this.rejectDuplicatesSql());
+        const result = await q(
+          `INSERT INTO ${this.target} (${this.names.join(', ')})
+           SELECT ${this.staged_('s')} FROM ${STAGE} AS s
+           WHERE NOT EXISTS (SELECT 1 FROM ${REJECTED} AS r WHERE r.line = s.line)`,
+        );
+        inserted = result.rowCount ?? 0;
+      } else {
+        if (this.options.checkReferences) await q(this.rejectMissingReferencesSql());
+        const result = await this.held.client.query<{ inserted: number }>(this.upsertSql());
+        inserted = result.rows[0]!.inserted;
+      }
+      const rejected = await this.held.client.query<Rejection & { incomplete: boolean }>(
+        `SELECT line, raw, reason, incomplete FROM ${REJECTED} ORDER BY line`,
+      );
+      let rejectedIncomplete = 0;
+      for (const { line, raw, reason, incomplete } of rejected.rows) {
+        outcome.rejected.push({ line, raw, reason });
+        if (incomplete) rejectedIncomplete++;
+      }
+      const accepted = this.staged - rejected.rows.length;
+      outcome.inserted = inserted;
+      outcome.updated = accepted - inserted;
+      outcome.incomplete = this.stagedIncomplete - rejectedIncomplete;
+      await q(`TRUNCATE ${STAGE}, ${REJECTED}`);
+      this.staged = 0;
+      this.stagedIncomplete = 0;
+      return outcome;
+    });
+  }
+
+  /** The staged row's table columns, qualified by an alias. */
+  private staged_(alias: string): string {
+    return this.names.map((n) => `${alias}.${n}`).join(', ');
+  }
+
+  /** The first missing reference of a staged row `s`, in column order (as SQLite checks them), or NULL. */
+  private missingReferenceSql(): string {
+    const checks = this.options.checkReferences
+      ? this.table.columns.flatMap((c) => {
+          if (c.references === undefined) return [];
+          const column = `s.${quoteIdent(c.name)}`;
+          return [
+            `WHEN ${column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(c.references)} AS x WHERE x.id = ${column}) ` +
+              `THEN '${c.name.replaceAll("'", "''")} ' || ${column} || ' does not exist'`,
+          ];
+        })
+      : [];
+    return checks.length === 0 ? 'NULL::text' : `CASE ${checks.join(' ')} END`;
+  }
+
+  /**
+   * on_conflict=reject: a row is rejected when a reference is missing; else when an earlier line
+   * of the file (one not rejected for its references) has its id; else when its id is stored.
+   */
+  private rejectDuplicatesSql(): string {
+    return `INSERT INTO ${REJECTED} (line, raw, reason, incomplete)
+      SELECT line, raw, COALESCE(missing, 'duplicate id ' || id), incomplete
+      FROM (
+        SELECT line, raw, id, incomplete, missing,
+               row_number() OVER (PARTITION BY id, missing IS NULL ORDER BY line) AS occurrence
+        FROM (SELECT s.line, s.raw, s.id, s.incomplete, ${this.missingReferenceSql()} AS missing FROM ${STAGE} AS s) AS checked
+      ) AS ranked
+      WHERE missing IS NOT NULL OR occurrence > 1 OR EXISTS (SELECT 1 FROM ${this.target} AS t WHERE t.id = ranked.id)`;
+  }
+
+  private rejectMissingReferencesSql(): string {
+    return `INSERT INTO ${REJECTED} (line, raw, reason, incomplete)
+      SELECT line, raw, missing, incomplete
+      FROM (SELECT s.line, s.raw, s.incomplete, ${this.missingReferenceSql()} AS missing FROM ${STAGE} AS s) AS checked
+      WHERE missing IS NOT NULL`;
+  }
+
+  /**
+   * on_conflict=update: the last line of each id is upserted, as if the rows were applied one by
+   * one; an id counts as inserted once when it was not stored, every other accepted row as updated.
+   * `stored` is read in the statement's snapshot, before its own insert.
+   */
+  private upsertSql(): string {
+    const set = this.names
+      .slice(1)
+      .map((n) => `${n} = EXCLUDED.${n}`)
+      .join(', ');
+    return `WITH latest AS MATERIALIZED (
+        SELECT DISTINCT ON (s.id) ${this.staged_('s')}, EXISTS (SELECT 1 FROM ${this.target} AS t WHERE t.id = s.id) AS stored
+        FROM ${STAGE} AS s
+        WHERE NOT EXISTS (SELECT 1 FROM ${REJECTED} AS r WHERE r.line = s.line)
+        ORDER BY s.id, s.line DESC
+      ), upserted AS (
+        INSERT INTO ${this.target} (${this.names.join(', ')})
+        SELECT ${this.names.join(', ')} FROM latest
+        ON CONFLICT (id) DO ${set === '' ? 'NOTHING' : `UPDATE SET ${set}`}
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM latest WHERE NOT stored)::int AS inserted, (SELECT count(*) FROM upserted)::int AS applied`;
+  }
+
+  /** Waits for the COPY in flight. */
+  private async settle(): Promise<void> {
+    const pending = this.pending;
+    this.pending = undefined;
+    await pending;
+  }
+
+  private async guard<T>(fn: () => Promise<T> | T): Promise<T> {
+    if (this.done) throw new Error('The load session is over');
+    if (this.held.lost !== undefined) throw mapPgError(this.held.lost);
+    try {
+      return await fn();
+    } catch (error) {
+      throw mapPgError(this.held.lost ?? error);
+    }
+  }
+
+  /**
+   * Ends the session once: rolls back unless committed, and gives the connection back to the pool,
+   * or destroys it when it failed (`failure` given and the rollback did not go through).
+   */
+  private async end(failure?: unknown): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    let broken: unknown = this.held.lost;
+    if (failure !== undefined && broken === undefined) {
+      try {
+        await this.pending?.catch(() => undefined);
+        await this.held.client.query('ROLLBACK');
+      } catch (error) {
+        broken = error;
+      }
+    }
+    this.held.release(broken);
+  }
+}
