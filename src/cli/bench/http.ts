@@ -1,0 +1,86 @@
+import { createReadStream, statSync } from 'node:fs';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+/** Keep-alive, as a real client polling the service would be. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+export interface Timed<T> {
+  ms: number;
+  status: number;
+  body: T;
+}
+
+/** One request; resolves with the status, the parsed JSON body and the time to the last byte. */
+export function request<T = unknown>(url: string, init: { method?: string; json?: unknown } = {}): Promise<Timed<T>> {
+  return new Promise((resolve, reject) => {
+    const payload = init.json === undefined ? undefined : Buffer.from(JSON.stringify(init.json));
+    const started = performance.now();
+    const req = http.request(
+      url,
+      {
+        method: init.method ?? 'GET',
+        agent,
+        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': payload.length },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const ms = performance.now() - started;
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // Not JSON: keep the text.
+          }
+          resolve({ ms, status: res.statusCode ?? 0, body: body as T });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export async function getJson<T = unknown>(url: string): Promise<T> {
+  const res = await request<T>(url);
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
+  return res.body;
+}
+
+export interface UploadResult {
+  ms: number;
+  report: { status: string; received: number; inserted: number; rejected: number; incomplete: number; elapsed_ms: number };
+}
+
+/**
+ * POSTs a file as `text/csv`, streamed from disk (http.request piping a read stream), and waits
+ * for the report. `onBytes` sees the bytes sent so far.
+ */
+export function uploadFile(base: string, table: string, file: string, query = ''): Promise<UploadResult> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.request(
+      `${base}/upload/${table}${query}`,
+      { method: 'POST', headers: { 'content-type': 'text/csv', 'content-length': statSync(file).size } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const ms = performance.now() - started;
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) return reject(new Error(`upload of ${file} answered ${res.statusCode}: ${text.slice(0, 300)}`));
+          resolve({ ms, report: JSON.parse(text) as UploadResult['report'] });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    createReadStream(file, { highWaterMark: 64 * 1024 })
+      .on('error', reject)
+      .pipe(req);
+  });
+}

@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { percentile, summarize } from '../../src/cli/bench/stats.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+// A private build (under node_modules, so packages resolve) so that the test never races a
+// `npm run build` writing dist/ at the same time.
+const build = join(root, 'node_modules', '.cache', `hr-bench-test-${process.pid}`);
+
+function copySql(from: string, to: string): void {
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    if (entry.isDirectory()) copySql(join(from, entry.name), join(to, entry.name));
+    else if (entry.name.endsWith('.sql')) {
+      mkdirSync(to, { recursive: true });
+      cpSync(join(from, entry.name), join(to, entry.name));
+    }
+  }
+}
+
+describe('bench statistics', () => {
+  it('takes nearest-rank percentiles', () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(percentile(values, 50)).toBe(50);
+    expect(percentile(values, 99)).toBe(99);
+    expect(percentile([7], 99)).toBe(7);
+    expect(summarize([3, 1, 2])).toEqual({ count: 3, p50_ms: 2, p99_ms: 3, max_ms: 3 });
+  });
+});
+
+describe('npm run bench (smoke run, 2,000 rows, SQLite)', () => {
+  const out = mkdtempSync(join(tmpdir(), 'hr-bench-test-'));
+  beforeAll(() => {
+    execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json'), '--outDir', build], { cwd: root });
+    copySql(join(root, 'src'), build);
+  });
+  afterAll(() => {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(build, { recursive: true, force: true });
+  });
+
+  it('starts the built server, uploads over HTTP, measures every part and writes its figures as JSON', () => {
+    const stdout = execFileSync(
+      process.execPath,
+      [join(build, 'cli/bench.js'), '--rows', '2000', '--runs', '1', '--backends', 'sqlite', '--duration', '1', '--out', out],
+      { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    expect(stdout).toMatch(/\| upload, median/);
+    expect(stdout).toMatch(/\| sqlite +\| 2k +\| server peak RSS/);
+    const files = readdirSync(out);
+    expect(files).toHaveLength(1);
+    const result = JSON.parse(readFileSync(join(out, files[0]!), 'utf8'));
+    expect(result.machine.cores).toBeGreaterThan(0);
+    const [sqlite] = result.results;
+    expect(sqlite).toMatchObject({ backend: 'sqlite', rows: 2000 });
+    expect(sqlite.upload.runs[0]).toMatchObject({ inserted: 2000, rejected: 0 });
+    expect(sqlite.upload.runs[0].incomplete).toBeGreaterThan(0);
+    expect(sqlite.memory.peak_rss_mb).toBeGreaterThan(10);
+    expect(Object.keys(sqlite.latency)).toEqual(['hired_employees', 'departments_above_mean']);
+    expect(sqlite.latency.hired_employees.cold.count).toBeGreaterThan(0);
+    expect(Object.keys(sqlite.throughput)).toEqual(['health', 'hired_employees', 'departments_above_mean']);
+    expect(sqlite.throughput.health.requests_per_s).toBeGreaterThan(0);
+    expect(sqlite.during.latency.health.count).toBeGreaterThan(0);
+    // The sqlite3 CLI reference runs when the CLI is installed, and is skipped with a hint otherwise.
+    if (sqlite.upload.reference === undefined) expect(sqlite.upload.reference_skipped).toMatch(/apt-get install sqlite3/);
+    else expect(sqlite.upload.reference.median_ms).toBeGreaterThan(0);
+    expect(result.targets.length).toBeGreaterThan(5);
+  });
+});
