@@ -6,6 +6,7 @@ import { apiKeys, type Config } from './config.js';
 import auth from './plugins/auth.js';
 import errorHandler from './plugins/error-handler.js';
 import batchRoutes from './routes/batch.js';
+import dashboardRoutes from './routes/dashboard.js';
 import metricsRoutes from './routes/metrics.js';
 import tableRoutes from './routes/tables.js';
 import uploadRoutes from './routes/upload.js';
@@ -74,5 +75,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(batchRoutes);
   await app.register(metricsRoutes);
   await app.register(tableRoutes);
+  await app.register(dashboardRoutes);
   return app;
 }

@@ -1,0 +1,312 @@
+// The "Load data" section: files (picked or dropped), their tables, options, the upload with a
+// progress bar per file, then each upload's report.
+import { ApiError, rejectsCsvUrl, uploadFile, type TableName, type UploadReport } from './api.js';
+import { byId, formatBytes, formatNumber, h, say } from './dom.js';
+
+const TABLES: { name: TableName; label: string }[] = [
+  { name: 'departments', label: 'departments' },
+  { name: 'jobs', label: 'jobs' },
+  { name: 'hired_employees', label: 'hired_employees' },
+];
+const KEY_STORAGE = 'hr-dashboard.api-key';
+
+/** The table a file's name points to (`hired_employees.csv`, `employees-2024.csv`, `Jobs.csv`…), or '' if none. */
+export function guessTable(fileName: string): TableName | '' {
+  const name = fileName.toLowerCase();
+  if (/hired|employee/.test(name)) return 'hired_employees';
+  if (/department/.test(name)) return 'departments';
+  if (/job/.test(name)) return 'jobs';
+  return '';
+}
+
+interface Entry {
+  file: File;
+  item: HTMLLIElement;
+  table: HTMLSelectElement;
+  progress: HTMLProgressElement;
+  progressText: HTMLElement;
+  /** Uploaded: it stays listed with its progress until other files are picked. */
+  done: boolean;
+}
+
+let nextId = 0;
+
+export function setupUpload(onLoaded: () => Promise<void>): void {
+  const form = byId('upload-form', HTMLFormElement);
+  const input = byId('file-input', HTMLInputElement);
+  const dropZone = byId('drop-zone', HTMLDivElement);
+  const list = byId('file-list', HTMLUListElement);
+  const button = byId('upload-button', HTMLButtonElement);
+  const status = byId('upload-status', HTMLParagraphElement);
+  const results = byId('upload-results', HTMLDivElement);
+  const keyInput = byId('api-key', HTMLInputElement);
+  const options = {
+    strict: byId('opt-strict', HTMLInputElement),
+    dryRun: byId('opt-dry-run', HTMLInputElement),
+    update: byId('opt-update', HTMLInputElement),
+  };
+  let entries: Entry[] = [];
+  let busy = false;
+
+  // The key lives in sessionStorage: typed once, kept for this tab, gone when it closes.
+  keyInput.value = readKey();
+  keyInput.addEventListener('input', () => writeKey(keyInput.value.trim()));
+  byId('api-key-forget', HTMLButtonElement).addEventListener('click', () => {
+    keyInput.value = '';
+    writeKey('');
+    keyInput.focus();
+  });
+
+  function addFiles(files: Iterable<File>): void {
+    if (busy) return;
+    entries = entries.filter((e) => !e.done);
+    for (const file of files) {
+      // The same name again replaces the earlier pick.
+      const existing = entries.find((e) => e.file.name === file.name);
+      if (existing !== undefined) remove(existing);
+      entries.push(makeEntry(file));
+    }
+    render();
+    say(status, '');
+  }
+
+  function makeEntry(file: File): Entry {
+    const id = `file-${nextId++}`;
+    const table = h('select', { id: `${id}-table`, 'data-file': file.name }, h('option', { value: '' }, 'Choose a table…'));
+    for (const t of TABLES) table.append(h('option', { value: t.name }, t.label));
+    table.value = guessTable(file.name);
+    const progress = h('progress', { max: 100, value: 0, 'aria-label': `Upload of ${file.name}` });
+    const progressText = h('span', { class: 'progress-text' }, 'Ready');
+    const removeButton = h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${file.name}` }, 'Remove');
+    const item = h(
+      'li',
+      { class: 'file-item' },
+      h(
+        'div',
+        { class: 'file-head' },
+        h('span', { class: 'file-name' }, file.name),
+        h('span', { class: 'file-size' }, formatBytes(file.size)),
+        h('label', { for: table.id, class: 'table-label' }, 'Table'),
+        table,
+        removeButton,
+      ),
+      h('div', { class: 'file-progress' }, progress, progressText),
+    );
+    const entry: Entry = { file, item, table, progress, progressText, done: false };
+    removeButton.addEventListener('click', () => {
+      if (busy) return;
+      remove(entry);
+      render();
+      input.focus();
+    });
+    return entry;
+  }
+
+  function remove(entry: Entry): void {
+    entries = entries.filter((e) => e !== entry);
+  }
+
+  function render(): void {
+    list.replaceChildren(...entries.map((e) => e.item));
+    list.hidden = entries.length === 0;
+  }
+
+  input.addEventListener('change', () => {
+    if (input.files !== null) addFiles(Array.from(input.files));
+    // Cleared so that picking the same file again is a change too.
+    input.value = '';
+  });
+
+  // Dropping anywhere on the page adds the files (and never navigates away to show them).
+  let depth = 0;
+  document.addEventListener('dragenter', (event) => {
+    if (!hasFiles(event)) return;
+    depth++;
+    dropZone.classList.add('dragging');
+  });
+  document.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) dropZone.classList.remove('dragging');
+  });
+  document.addEventListener('dragover', (event) => {
+    if (hasFiles(event)) event.preventDefault();
+  });
+  document.addEventListener('drop', (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    depth = 0;
+    dropZone.classList.remove('dragging');
+    addFiles(Array.from(event.dataTransfer?.files ?? []));
+  });
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void run();
+  });
+
+  async function run(): Promise<void> {
+    if (busy) return;
+    const pending = entries.filter((e) => !e.done);
+    if (pending.length === 0) return say(status, 'Choose at least one CSV file first.', 'error');
+    const unpicked = pending.find((e) => e.table.value === '');
+    if (unpicked !== undefined) {
+      say(status, `Choose the table for ${unpicked.file.name}.`, 'error');
+      unpicked.table.focus();
+      return;
+    }
+    // Departments and jobs before hires: strict mode checks a hire's department and job ids.
+    const order = (e: Entry) => TABLES.findIndex((t) => t.name === e.table.value);
+    const queue = [...pending].sort((a, b) => order(a) - order(b));
+    const settings = {
+      strict: options.strict.checked,
+      dryRun: options.dryRun.checked,
+      update: options.update.checked,
+      apiKey: keyInput.value.trim(),
+    };
+
+    setBusy(true);
+    results.replaceChildren();
+    for (const e of queue) {
+      e.progress.value = 0;
+      e.progressText.textContent = 'Waiting';
+    }
+    let done = 0;
+    let failed = 0;
+    try {
+      for (const [index, entry] of queue.entries()) {
+        say(status, `Uploading ${entry.file.name} (${index + 1} of ${queue.length})…`);
+        try {
+          const report = await uploadFile(entry.table.value as TableName, entry.file, settings, (sent, total) => {
+            const percent = total === 0 ? 100 : Math.floor((sent / total) * 100);
+            entry.progress.value = percent;
+            entry.progressText.textContent =
+              percent >= 100
+                ? '100% sent · the server is checking the rows…'
+                : `${percent}% · ${formatBytes(sent)} of ${formatBytes(total)}`;
+          });
+          entry.progress.value = 100;
+          entry.progressText.textContent = `100% · ${report.dry_run ? 'checked (dry run)' : 'loaded'}`;
+          results.append(reportCard(entry.file.name, report));
+          entry.done = true;
+          done++;
+        } catch (error) {
+          failed++;
+          const message = describe(error);
+          entry.progressText.textContent = 'Failed';
+          results.append(errorCard(entry.file.name, message));
+          // A refused key refuses every file: stop here and say what to do.
+          if (error instanceof ApiError && error.status === 401) {
+            say(status, `${message} (HTTP 401). Type a valid API key above, then upload again.`, 'error');
+            keyInput.focus();
+            return;
+          }
+        }
+      }
+      if (failed === 0) say(status, `Done: ${done} file${done === 1 ? '' : 's'} ${settings.dryRun ? 'checked' : 'loaded'}.`, 'success');
+      else say(status, `${done} file${done === 1 ? '' : 's'} loaded, ${failed} failed: see below.`, 'error');
+    } finally {
+      setBusy(false);
+      await onLoaded();
+    }
+  }
+
+  function setBusy(value: boolean): void {
+    busy = value;
+    button.disabled = value;
+    input.disabled = value;
+    form.setAttribute('aria-busy', String(value));
+    for (const e of entries) e.table.disabled = value || e.done;
+  }
+
+  render();
+}
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+function errorCard(fileName: string, message: string): HTMLElement {
+  return h(
+    'article',
+    { class: 'report failed', 'data-file': fileName },
+    h('h3', {}, fileName, ' ', h('span', { class: 'badge bad' }, 'failed')),
+    h('p', { class: 'status', 'data-kind': 'error', role: 'alert' }, message),
+  );
+}
+
+function reportCard(fileName: string, report: UploadReport): HTMLElement {
+  const count = (label: string, value: number, kind = '') =>
+    h('div', { class: `count ${kind}`.trim() }, h('dt', {}, label), h('dd', {}, formatNumber(value)));
+  const card = h(
+    'article',
+    { class: 'report', 'data-file': fileName, 'data-upload-id': report.upload_id },
+    h(
+      'h3',
+      {},
+      `${fileName} → ${report.table}`,
+      ' ',
+      h(
+        'span',
+        { class: `badge ${report.status === 'committed' || report.status === 'dry_run' ? 'ok' : 'bad'}` },
+        report.status.replace('_', ' '),
+      ),
+    ),
+    h(
+      'dl',
+      { class: 'counts' },
+      count('Received', report.received),
+      count(report.dry_run ? 'Would insert' : 'Inserted', report.inserted),
+      report.updated > 0 ? count('Updated', report.updated) : null,
+      count('Incomplete', report.incomplete, report.incomplete > 0 ? 'warn' : ''),
+      count('Rejected', report.rejected, report.rejected > 0 ? 'bad' : ''),
+    ),
+  );
+  if (report.rejected === 0) {
+    card.append(h('p', { class: 'hint' }, `No line was rejected · ${formatNumber(report.elapsed_ms)} ms`));
+    return card;
+  }
+  const shown = report.errors.length;
+  card.append(
+    h(
+      'p',
+      {},
+      shown < report.rejected ? `The first ${shown} of ${formatNumber(report.rejected)} rejected lines:` : 'Rejected lines:',
+      ' ',
+      h(
+        'a',
+        { href: rejectsCsvUrl(report.upload_id), download: `${report.table}-rejects.csv`, class: 'rejects-link' },
+        'Download the rejected lines (CSV) to fix and upload again',
+      ),
+    ),
+    h(
+      'div',
+      { class: 'table-scroll short', tabindex: 0, role: 'region', 'aria-label': `Rejected lines of ${fileName}` },
+      h(
+        'table',
+        { class: 'data rejects' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', class: 'num' }, 'Line'), h('th', { scope: 'col' }, 'Reason'))),
+        h('tbody', {}, ...report.errors.map((e) => h('tr', {}, h('td', { class: 'num' }, e.line), h('td', {}, e.reason)))),
+      ),
+    ),
+  );
+  return card;
+}
+
+function hasFiles(event: DragEvent): boolean {
+  return event.dataTransfer?.types.includes('Files') ?? false;
+}
+
+function readKey(): string {
+  try {
+    return sessionStorage.getItem(KEY_STORAGE) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function writeKey(key: string): void {
+  try {
+    if (key === '') sessionStorage.removeItem(KEY_STORAGE);
+    else sessionStorage.setItem(KEY_STORAGE, key);
+  } catch {
+    // Storage disabled: the key still works for this page, it is just not kept.
+  }
+}
