@@ -2,9 +2,11 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { apiKeys, type Config } from './config.js';
+import { apiKeys, corsOrigins, trustProxy, type Config } from './config.js';
 import auth from './plugins/auth.js';
 import errorHandler from './plugins/error-handler.js';
+import security from './plugins/security.js';
+import shutdown from './plugins/shutdown.js';
 import batchRoutes from './routes/batch.js';
 import dashboardRoutes from './routes/dashboard.js';
 import metricsRoutes from './routes/metrics.js';
@@ -34,8 +36,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
     },
     bodyLimit: config.JSON_BODY_MAX_BYTES,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    // A client's x-request-id is kept when it is a plain token; anything else gets a fresh id.
+    requestIdHeader: false,
+    genReqId: (request) => clientRequestId(request.headers['x-request-id']) ?? crypto.randomUUID(),
+    trustProxy: trustProxy(config),
+    // Slow-loris: headers and whole requests have deadlines (Node answers 408 and closes).
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: Math.min(config.HEADERS_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS),
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(Math.min(config.HEADERS_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS) / 4)),
+    },
+    // The shutdown plugin answers requests that arrive while closing, in the one error shape.
+    return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: true, useDefaults: true, removeAdditional: false } },
   });
   app.addHook('onSend', async (request, reply) => {
@@ -49,6 +61,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.decorate('store', store);
 
   await app.register(errorHandler);
+  await app.register(shutdown, { graceMs: config.SHUTDOWN_GRACE_MS });
+  await app.register(security, { corsOrigins: corsOrigins(config), writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE });
   await app.register(auth, { keys: apiKeys(config) });
   await app.register(multipart, { limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10, parts: 20 } });
   // Only JSON, CSV and multipart bodies are taken; anything else is a 415.
@@ -78,3 +92,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(dashboardRoutes);
   return app;
 }
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The client's own request id, when it is safe to echo and log. */
+const clientRequestId = (header: string | string[] | undefined): string | undefined =>
+  typeof header === 'string' && REQUEST_ID.test(header) ? header : undefined;

@@ -36,6 +36,23 @@ export const ConfigSchema = Type.Object({
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   /** Where POST /backup writes its files. */
   BACKUP_DIR: Type.String({ default: './var/backups' }),
+  /** Browser origins allowed to call the API (CORS), comma-separated; empty: none (closed). */
+  CORS_ORIGINS: Type.String({ default: '' }),
+  /** Writes (POST /upload, /batch, /reset-db) per client address and minute; beyond, 429 with Retry-After. */
+  RATE_LIMIT_WRITES_PER_MINUTE: Type.Integer({ minimum: 1, default: 600 }),
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client address (rate limit, logs): empty or
+   * `false` none, `true` any, a hop count, or comma-separated addresses/CIDRs.
+   */
+  TRUST_PROXY: Type.String({ default: '' }),
+  /** Longest time to receive a whole request, body included, in ms; beyond, 408 and the connection closed. */
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 3_600_000 }),
+  /** Longest time to receive a request's headers, in ms (slow-loris); beyond, 408. */
+  HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
+  /** Longest wait for the next bytes of an upload's body, in ms; beyond, 408 and the upload rolled back. */
+  UPLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30_000 }),
+  /** Most fields in one CSV record; a record with more makes the upload a 400 (CSV_MALFORMED). */
+  CSV_MAX_FIELDS: Type.Integer({ minimum: 1, default: 1000 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -58,3 +75,24 @@ export const apiKeys = (config: Config): string[] =>
   config.API_KEY.split(',')
     .map((k) => k.trim())
     .filter((k) => k !== '');
+
+/** TRUST_PROXY as Fastify's `trustProxy` option. */
+export function trustProxy(config: Config): boolean | string[] | ((address: string, hop: number) => boolean) {
+  const value = config.TRUST_PROXY.trim();
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
+
+/** The browser origins CORS_ORIGINS allows; empty when CORS is closed. */
+export const corsOrigins = (config: Config): string[] =>
+  config.CORS_ORIGINS.split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter((o) => o !== '');

@@ -14,6 +14,7 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, message: 'Not found' },
   TABLE_NOT_FOUND: { status: 404, message: 'Unknown table' },
   UPLOAD_NOT_FOUND: { status: 404, message: 'Unknown upload' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive; nothing was written' },
   DUPLICATE_ID: { status: 409, message: 'A row with this id already exists; nothing was inserted' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is larger than the configured limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported Content-Type' },
@@ -22,6 +23,7 @@ export const ERRORS = {
   INTERNAL: { status: 500, message: 'Internal server error' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; retry later' },
   DATABASE_READ_ONLY: { status: 503, message: 'The database cannot be written (read-only or disk full); retry later' },
+  SHUTTING_DOWN: { status: 503, message: 'The server is shutting down; retry shortly' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

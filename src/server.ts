@@ -17,14 +17,18 @@ async function main(): Promise<void> {
   const shutdown = (signal: string): void => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, 'shutting down');
+    app.log.info({ signal, grace_ms: config.SHUTDOWN_GRACE_MS }, 'shutting down: no new requests, in-flight ones may finish');
+    // Last resort, should closing itself hang: the grace period, the handlers' cleanup, margin.
     const timer = setTimeout(() => {
-      app.log.error('grace period over; exiting');
+      app.log.error('shutdown did not complete; exiting');
       process.exit(1);
-    }, config.SHUTDOWN_GRACE_MS + 5000);
+    }, config.SHUTDOWN_GRACE_MS + 15_000);
     timer.unref();
-    app.close().then(
-      () => process.exit(0),
+    app.closeGracefully().then(
+      () => {
+        app.log.info('closed: database closed, exiting');
+        process.exit(0);
+      },
       (error: unknown) => {
         app.log.error({ err: error }, 'error while closing');
         process.exit(1);

@@ -10,6 +10,17 @@ export interface BatchProblem {
   reason: string;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** A rejected row's text for the log; JSON nested too deeply to stringify is not an error of ours. */
+function rawJson(input: unknown): string {
+  try {
+    return JSON.stringify(input) ?? '';
+  } catch {
+    return '[a JSON value nested too deeply to log]';
+  }
+}
+
 /** Checks one JSON row against its table: every field present, typed and valid. */
 export function checkJsonRow(table: TableDef, input: unknown, index: number): { row: Row } | { problems: BatchProblem[] } {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -29,6 +40,11 @@ export function checkJsonRow(table: TableDef, input: unknown, index: number): { 
     const expected = column.type === 'integer' ? 'number' : 'string';
     if (typeof value !== expected || (column.type === 'integer' && !Number.isInteger(value))) {
       problems.push({ index, field: column.name, reason: column.type === 'integer' ? 'must be an integer' : 'must be a string' });
+      continue;
+    }
+    // JSON can carry lone UTF-16 surrogates ("\ud800"), which no UTF-8 database stores verbatim.
+    if (typeof value === 'string' && LONE_SURROGATE.test(value)) {
+      problems.push({ index, field: column.name, reason: 'is not valid Unicode (a lone surrogate)' });
       continue;
     }
     const converted = convertField(column, String(value));
@@ -64,7 +80,7 @@ export async function insertBatch(
     problems.push(...checked.problems);
     rejects.push({
       line: index + 1,
-      raw: JSON.stringify(input) ?? '',
+      raw: rawJson(input),
       reason: checked.problems.map((p) => `${p.field ?? 'row'}: ${p.reason}`).join('; '),
     });
   });

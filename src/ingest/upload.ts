@@ -17,6 +17,8 @@ export interface UploadOptions {
   onConflict: 'reject' | 'update';
   maxBytes: number;
   maxRecordChars: number;
+  /** Most fields in one record; more makes the whole upload CSV_MALFORMED. */
+  maxFields?: number;
   /** Called after every chunk with the bytes read and records parsed so far. */
   onProgress?: (bytes: number, records: number) => void;
 }
@@ -75,11 +77,15 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
   });
   try {
     const reader = new CsvRecordReader(options.maxRecordChars);
+    const maxFields = options.maxFields ?? Number.POSITIVE_INFINITY;
     const decoder = new TextDecoder('utf-8', { fatal: true });
     let bytes = 0;
     let chunk: StagedRow[] = [];
     const stage = async (records: ReturnType<CsvRecordReader['push']>): Promise<void> => {
       for (const r of records) {
+        if (r.fields.length > maxFields) {
+          throw new CsvSyntaxError(`line ${r.line}: ${r.fields.length} fields, more than the limit of ${maxFields}`, r.line);
+        }
         record.received++;
         const check = checkFields(options.table, r.fields, options.strict);
         if (check.ok) chunk.push({ line: r.line, raw: r.raw, values: check.values, incomplete: check.incomplete });

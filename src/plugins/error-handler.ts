@@ -22,6 +22,7 @@ const BY_STATUS: Record<number, ErrorCode> = {
   401: 'UNAUTHORIZED',
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
+  408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'TOO_MANY_REQUESTS',
@@ -53,8 +54,13 @@ export default fp(
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const appError = toAppError(error);
       if (appError.statusCode >= 500 && appError.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
-      else if (appError.statusCode >= 500) request.log.warn({ code: appError.code, cause: error.message }, 'database unavailable');
+      else if (appError.statusCode >= 500) request.log.warn({ code: appError.code, cause: error.message }, 'service unavailable');
       if (appError.retryAfter !== undefined) void reply.header('retry-after', String(appError.retryAfter));
+      // RFC 6750: a 401 names the scheme it wants.
+      if (appError.statusCode === 401) void reply.header('www-authenticate', 'Bearer realm="hr-migration"');
+      // The body was not read to its end (too large, too slow, refused early): close the connection
+      // rather than let Node read and discard the rest of it.
+      if (request.raw.complete === false) void reply.header('connection', 'close');
       const status = appError.statusCode === ERRORS.CLIENT_CLOSED.status ? 499 : appError.statusCode;
       return reply.code(status).type('application/json; charset=utf-8').send(appError.toBody());
     });

@@ -23,7 +23,7 @@ export default async function batchRoutes(app: FastifyInstance): Promise<void> {
         body: Type.Array(Type.Union(TABLE_NAMES.map((name) => rowSchema(TABLES[name]))), { minItems: 1, maxItems: maxRows }),
         response: {
           201: Type.Object({ table: Type.String(), inserted: Type.Integer() }),
-          ...errorResponses(400, 401, 404, 409, 413, 415, 503),
+          ...errorResponses(400, 401, 404, 409, 413, 415, 429, 503),
         },
       },
     },

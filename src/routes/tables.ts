@@ -24,7 +24,7 @@ export default async function tableRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['tables'],
         summary: 'Empty the three tables (the upload log is kept)',
-        response: { 200: Type.Object({ reset: Type.Boolean(), tables: Type.Array(Type.String()) }), ...errorResponses(401, 503) },
+        response: { 200: Type.Object({ reset: Type.Boolean(), tables: Type.Array(Type.String()) }), ...errorResponses(401, 429, 503) },
       },
     },
     async () => {

@@ -11,34 +11,60 @@ export const isCsvContentType = (type: string | undefined): boolean =>
 /**
  * The bytes of the uploaded file, streamed: the `file` part of a multipart body, or a raw
  * `text/csv` body. A client that goes away mid-body surfaces as SourceAbortedError; a multipart
- * file cut at the size limit as 413.
+ * file cut at the size limit as 413; a body whose next bytes take longer than `idleTimeoutMs` to
+ * come (while the upload waits for them) as 408.
  */
-export async function uploadSource(request: FastifyRequest, maxBytes: number): Promise<AsyncIterable<Buffer>> {
+export async function uploadSource(request: FastifyRequest, maxBytes: number, idleTimeoutMs = 0): Promise<AsyncIterable<Buffer>> {
+  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+  // The body is read as it is sent: a compressed one would be parsed as (malformed) CSV.
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported: send the CSV uncompressed`);
+  }
   if (request.isMultipart()) {
     const file = await request.file({ limits: { fileSize: maxBytes, files: 1 } });
     if (file === undefined) throw new AppError('FILE_MISSING', 'No file part: send the CSV in the multipart field "file"');
     if (file.fieldname !== 'file')
       throw new AppError('FILE_MISSING', `The file must be in the multipart field "file", not "${file.fieldname}"`);
-    return guard(request, file.file, () => {
+    return guard(request, file.file, idleTimeoutMs, () => {
       if (file.file.truncated) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`);
     });
   }
   if (isCsvContentType(request.headers['content-type'])) {
     const body = request.body as Readable | undefined;
     if (body === undefined || body === null) throw new AppError('FILE_EMPTY', 'The body is empty');
-    return guard(request, body, () => undefined);
+    return guard(request, body, idleTimeoutMs, () => undefined);
   }
   throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the CSV as multipart/form-data (field "file") or with Content-Type: text/csv');
 }
 
-async function* guard(request: FastifyRequest, stream: Readable, atEnd: () => void): AsyncIterable<Buffer> {
+async function* guard(request: FastifyRequest, stream: Readable, idleTimeoutMs: number, atEnd: () => void): AsyncIterable<Buffer> {
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
-    for await (const chunk of stream) yield chunk as Buffer;
+    for (;;) {
+      const next = await withIdleTimeout(chunks.next(), idleTimeoutMs);
+      if (next.done === true) break;
+      yield next.value;
+    }
   } catch (error) {
+    // Reading stops here; the error handler closes the connection after its answer.
+    if (error instanceof AppError) throw error;
     if (request.raw.destroyed || request.raw.readableAborted || (error as { code?: string }).code === 'ECONNRESET') {
       throw new SourceAbortedError('the client went away');
     }
     throw error;
   }
   atEnd();
+}
+
+/** The next chunk, or a 408 when the client sends nothing for `ms` while we wait for it. */
+function withIdleTimeout<T>(next: Promise<T>, ms: number): Promise<T> {
+  if (ms <= 0) return next;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new AppError('REQUEST_TIMEOUT', `No bytes of the upload arrived for ${ms} ms; nothing was written`)),
+      ms,
+    );
+  });
+  return Promise.race([next, timeout]).finally(() => clearTimeout(timer));
 }

@@ -51,14 +51,14 @@ export default async function uploadRoutes(app: FastifyInstance): Promise<void> 
         consumes: ['multipart/form-data', 'text/csv'],
         params: TableParamSchema,
         querystring: UploadQuerySchema,
-        response: { 200: UploadReportSchema, ...errorResponses(400, 401, 404, 413, 415, 503) },
+        response: { 200: UploadReportSchema, ...errorResponses(400, 401, 404, 408, 413, 415, 429, 503) },
       },
     },
     async (request) => {
       const { table: name } = request.params as { table: string };
       const query = request.query as { batch_size: number; strict: boolean; dry_run: boolean; on_conflict: 'reject' | 'update' };
       const table = tableOr404(name);
-      const source = await uploadSource(request, app.config.UPLOAD_MAX_BYTES);
+      const source = await uploadSource(request, app.config.UPLOAD_MAX_BYTES, app.config.UPLOAD_IDLE_TIMEOUT_MS);
       const report = await ingestCsv(app.store, source, {
         table,
         batchSize: query.batch_size,
@@ -67,6 +67,7 @@ export default async function uploadRoutes(app: FastifyInstance): Promise<void> 
         onConflict: query.on_conflict,
         maxBytes: app.config.UPLOAD_MAX_BYTES,
         maxRecordChars: app.config.CSV_MAX_RECORD_BYTES,
+        maxFields: app.config.CSV_MAX_FIELDS,
       });
       request.log.info(
         { upload_id: report.upload_id, table: report.table, received: report.received, rejected: report.rejected },

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
-import { csvLine } from '../reports/csv-output.js';
+import { CsvRecordReader } from '../ingest/csv-records.js';
+import { csvCell, csvLine } from '../reports/csv-output.js';
 import { errorResponses } from '../schemas.js';
 import type { Rejection } from '../store/store.js';
 import { UploadReportSchema } from './upload.js';
@@ -53,7 +54,10 @@ export default async function uploadsRoutes(app: FastifyInstance): Promise<void>
         params: IdParamSchema,
         querystring: Type.Object({
           annotate: Type.Boolean({ default: false }),
-          spreadsheet_safe: Type.Boolean({ default: false, description: "Prefix cells starting with = + - @ with '" }),
+          spreadsheet_safe: Type.Boolean({
+            default: false,
+            description: "Prefix cells starting with = + - @ with ' (without annotate: each line's fields, re-quoted)",
+          }),
         }),
         produces: ['text/csv'],
         response: errorResponses(404),
@@ -66,7 +70,8 @@ export default async function uploadsRoutes(app: FastifyInstance): Promise<void>
       async function* lines(): AsyncIterable<string> {
         if (annotate) yield csvLine(['line', 'reason', 'raw']);
         for await (const r of rejects as AsyncIterable<Rejection>) {
-          yield annotate ? csvLine([r.line, r.reason, r.raw], { spreadsheetSafe: spreadsheet_safe }) : `${r.raw}\r\n`;
+          if (annotate) yield csvLine([r.line, r.reason, r.raw], { spreadsheetSafe: spreadsheet_safe });
+          else yield spreadsheet_safe ? safeRawLine(r.raw) : `${r.raw}\r\n`;
         }
       }
       return reply
@@ -75,4 +80,19 @@ export default async function uploadsRoutes(app: FastifyInstance): Promise<void>
         .send(Readable.from(lines()));
     },
   );
+}
+
+/**
+ * A rejected line as sent, with its fields neutralized for spreadsheets: split as CSV and written
+ * again with formula-like cells prefixed; a line that is not valid CSV becomes one cell.
+ */
+function safeRawLine(raw: string): string {
+  try {
+    const reader = new CsvRecordReader(Number.MAX_SAFE_INTEGER);
+    const records = [...reader.push(raw), ...reader.end()];
+    if (records.length === 1) return csvLine(records[0]!.fields, { spreadsheetSafe: true });
+  } catch {
+    // Not valid CSV on its own (an unterminated quote): fall through.
+  }
+  return `${csvCell(raw, { spreadsheetSafe: true })}\r\n`;
 }
