@@ -12,9 +12,6 @@ const STAGE_TYPES: Record<ColumnType, string> = { integer: 'BIGINT', text: 'TEXT
 /** Rows staged before they are applied, even if the file is longer: bounds the rejects held in memory. */
 export const APPLY_EVERY = 100_000;
 
-/** Below this, the planner's guesses about the staging table are good enough without ANALYZE. */
-const ANALYZE_FROM = 10_000;
-
 const STAGE = 'pg_temp.load_stage';
 const REJECTED = 'pg_temp.load_rejected';
 
@@ -122,15 +119,14 @@ export class PostgresLoadSession implements LoadSession {
         await q(`LOCK TABLE ${this.target} IN SHARE ROW EXCLUSIVE MODE`);
         this.locked = true;
       }
-      if (this.staged >= ANALYZE_FROM) await q(`ANALYZE ${STAGE}`);
       const outcome = empty();
       let inserted: number;
       if (this.options.onConflict === 'reject') {
-        await q(this.rejectDuplicatesSql());
+        const found = (await q(this.rejectDuplicatesSql())).rowCount ?? 0;
         const result = await q(
           `INSERT INTO ${this.target} (${this.names.join(', ')})
-           SELECT ${this.staged_('s')} FROM ${STAGE} AS s
-           WHERE NOT EXISTS (SELECT 1 FROM ${REJECTED} AS r WHERE r.line = s.line)`,
+           SELECT ${this.staged_('s')} FROM ${STAGE} AS s` +
+            (found === 0 ? '' : ` WHERE NOT EXISTS (SELECT 1 FROM ${REJECTED} AS r WHERE r.line = s.line)`),
         );
         inserted = result.rowCount ?? 0;
       } else {
@@ -182,14 +178,16 @@ export class PostgresLoadSession implements LoadSession {
    * of the file (one not rejected for its references) has its id; else when its id is stored.
    */
   private rejectDuplicatesSql(): string {
+    // A join, not EXISTS under OR: that would hash every stored id for each apply.
     return `INSERT INTO ${REJECTED} (line, raw, reason, incomplete)
-      SELECT line, raw, COALESCE(missing, 'duplicate id ' || id), incomplete
+      SELECT c.line, c.raw, COALESCE(c.missing, 'duplicate id ' || c.id), c.incomplete
       FROM (
         SELECT line, raw, id, incomplete, missing,
                row_number() OVER (PARTITION BY id, missing IS NULL ORDER BY line) AS occurrence
         FROM (SELECT s.line, s.raw, s.id, s.incomplete, ${this.missingReferenceSql()} AS missing FROM ${STAGE} AS s) AS checked
-      ) AS ranked
-      WHERE missing IS NOT NULL OR occurrence > 1 OR EXISTS (SELECT 1 FROM ${this.target} AS t WHERE t.id = ranked.id)`;
+      ) AS c
+      LEFT JOIN ${this.target} AS t ON t.id = c.id
+      WHERE c.missing IS NOT NULL OR c.occurrence > 1 OR t.id IS NOT NULL`;
   }
 
   private rejectMissingReferencesSql(): string {

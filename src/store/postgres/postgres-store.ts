@@ -26,8 +26,10 @@ const types = {
     oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** Reset waits for readers this long (retrying its exclusive lock) before answering 503. */
+/** Reset waits for readers this long (retrying its exclusive lock) before answering 503… */
 const RESET_LOCK_WAIT_MS = 10_000;
+/** …each try well below deadlock_timeout (1 s), so a reader waiting on the reset is never declared deadlocked. */
+const RESET_LOCK_TRY_MS = 100;
 
 /**
  * PostgreSQL behind the store interface: a pool of connections, an upload per connection and
@@ -150,24 +152,26 @@ export class PostgresStore implements Store {
 
   /**
    * Empties the three tables and their counts at once. Writers are waited for (their table
-   * locks); readers are never waited for while holding a lock, so a report and a reset cannot
-   * deadlock: the exclusive lock is tried without waiting, and again until readers let go.
+   * locks). The exclusive lock TRUNCATE needs is then taken with a short lock_timeout, and tried
+   * again until readers let go: a reset never waits long while holding a lock, so a report that
+   * locks the same tables in another order cannot deadlock with it.
    */
   async reset(): Promise<void> {
-    const tables = ['hired_employees', 'departments', 'jobs'].map(quoteIdent);
-    const all = [...tables, quoteIdent('hire_counts')].join(', ');
+    const writers = ['hired_employees', 'departments', 'jobs'].map(quoteIdent);
+    const all = [...writers, quoteIdent('hire_counts')].join(', ');
     await this.transaction(async (client) => {
-      await client.query(`LOCK TABLE ${tables.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+      await client.query(`LOCK TABLE ${writers.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+      await client.query(`SET LOCAL lock_timeout = '${RESET_LOCK_TRY_MS}ms'`);
       const deadline = Date.now() + RESET_LOCK_WAIT_MS;
       for (;;) {
         await client.query('SAVEPOINT reset_lock');
         try {
-          await client.query(`LOCK TABLE ${all} IN ACCESS EXCLUSIVE MODE NOWAIT`);
+          await client.query(`LOCK TABLE ${all} IN ACCESS EXCLUSIVE MODE`);
           break;
         } catch (error) {
           if ((error as { code?: unknown }).code !== '55P03' || Date.now() > deadline) throw error;
           await client.query('ROLLBACK TO SAVEPOINT reset_lock');
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
         }
       }
       await client.query(`TRUNCATE ${all}`);
