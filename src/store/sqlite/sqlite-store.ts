@@ -8,15 +8,22 @@ import { quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
 import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
 import { mapSqliteError } from './errors.js';
+import { exportSqliteRows, importSqliteRows } from './sqlite-backup.js';
 import { SqliteLoadSession } from './sqlite-load.js';
 import { insertUploadLog, readUpload, UPLOAD_REJECTS_SQL } from './sqlite-upload-log.js';
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */
   path: string;
-  /** Milliseconds a statement waits for another process's lock before SQLITE_BUSY. */
+  /** Milliseconds a write waits for another process's lock before answering 503. */
   busyTimeoutMs?: number;
 }
+
+const isBusy = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+};
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * SQLite behind the store interface. One writer connection, serialized by a FIFO lock so uploads,
@@ -28,16 +35,21 @@ export class SqliteStore implements Store {
   readonly writer: Database.Database;
   private readonly reader: Database.Database;
   private readonly writeLock = new Mutex();
+  private readonly busyTimeoutMs: number;
 
   constructor(options: SqliteStoreOptions) {
     const memory = options.path === ':memory:';
     if (!memory) mkdirSync(dirname(options.path), { recursive: true });
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.writer = new Database(options.path);
-    this.writer.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    this.writer.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     if (!memory) {
       this.writer.pragma('journal_mode = WAL');
       this.writer.pragma('synchronous = NORMAL');
     }
+    // SQLite's busy wait would block the event loop, and every request with it, while another
+    // process holds the write lock: `begin()` waits asynchronously instead.
+    this.writer.pragma('busy_timeout = 0');
     // An in-memory database is private to its connection: reads share the writer's.
     this.reader = memory ? this.writer : new Database(options.path, { readonly: false, fileMustExist: true });
     if (!memory) this.reader.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
@@ -51,10 +63,11 @@ export class SqliteStore implements Store {
       const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
       for (const migration of migrationsFor('sqlite')) {
         if (applied.has(migration.version)) continue;
+        // Inside write()'s transaction: a savepoint per migration.
         db.transaction(() => {
           for (const statement of migration.statements) db.exec(statement);
           record.run(migration.version, migration.name, new Date().toISOString());
-        }).immediate();
+        })();
       }
     });
   }
@@ -73,8 +86,10 @@ export class SqliteStore implements Store {
   async openLoad(table: TableDef, options: LoadOptions): Promise<LoadSession> {
     const release = await this.writeLock.acquire();
     try {
-      return new SqliteLoadSession(this.writer, table, options, release);
+      // The session opens its transaction (BEGIN IMMEDIATE) as it is made.
+      return await this.retryWhileBusy(() => new SqliteLoadSession(this.writer, table, options, release));
     } catch (error) {
+      if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
       release();
       throw mapSqliteError(error);
     }
@@ -85,25 +100,21 @@ export class SqliteStore implements Store {
     const insert = this.writer.prepare(
       `INSERT INTO ${quoteIdent(table.name)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`,
     );
-    return this.write(() =>
-      this.writer
-        .transaction(() => {
-          const duplicates: number[] = [];
-          for (const row of rows) if (insert.run(row).changes === 0) duplicates.push(row[0] as number);
-          if (duplicates.length > 0) {
-            throw new AppError('DUPLICATE_ID', `${duplicates.length} id(s) already exist; nothing was inserted`, {
-              ids: duplicates.slice(0, 100),
-            });
-          }
-          return rows.length;
-        })
-        .immediate(),
-    );
+    return this.write(() => {
+      const duplicates: number[] = [];
+      for (const row of rows) if (insert.run(row).changes === 0) duplicates.push(row[0] as number);
+      if (duplicates.length > 0) {
+        throw new AppError('DUPLICATE_ID', `${duplicates.length} id(s) already exist; nothing was inserted`, {
+          ids: duplicates.slice(0, 100),
+        });
+      }
+      return rows.length;
+    });
   }
 
   async saveUpload(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {
     await this.writeLock.run(async () => {
-      this.guard(() => this.writer.exec('BEGIN IMMEDIATE'));
+      await this.begin();
       try {
         await insertUploadLog(this.writer, record, rejects);
         this.writer.exec('COMMIT');
@@ -146,18 +157,45 @@ export class SqliteStore implements Store {
   }
 
   async reset(): Promise<void> {
-    await this.write(() =>
-      this.writer
-        .transaction(() => {
-          for (const name of [...TABLE_NAMES, 'hire_counts']) this.writer.exec(`DELETE FROM ${quoteIdent(name)}`);
-        })
-        .immediate(),
-    );
+    await this.write(() => {
+      for (const name of [...TABLE_NAMES, 'hire_counts']) this.writer.exec(`DELETE FROM ${quoteIdent(name)}`);
+    });
   }
 
-  /** Runs a write under the writer lock, with SQLite's state errors mapped to 503s. */
+  /** Runs `fn` in one write transaction under the writer lock, with SQLite's state errors mapped to 503s. */
   private write<T>(fn: () => T): Promise<T> {
-    return this.writeLock.run(() => this.guard(fn));
+    return this.writeLock.run(async () => {
+      await this.begin();
+      try {
+        const result = fn();
+        this.writer.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
+        throw mapSqliteError(error);
+      }
+    });
+  }
+
+  /**
+   * BEGIN IMMEDIATE, retried without blocking while another process holds the write lock; after
+   * `busyTimeoutMs`, a 503 with Retry-After. Call with the writer lock held.
+   */
+  private begin(): Promise<void> {
+    return this.retryWhileBusy(() => void this.writer.exec('BEGIN IMMEDIATE'));
+  }
+
+  /** Runs `fn` (which starts a write transaction) again after a short sleep while it meets SQLITE_BUSY. */
+  private async retryWhileBusy<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+      try {
+        return fn();
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= deadline) throw mapSqliteError(error);
+      }
+      await sleep(Math.min(wait, Math.max(1, deadline - Date.now())));
+    }
   }
 
   private guard<T>(fn: () => T): T {
