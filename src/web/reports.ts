@@ -30,6 +30,7 @@ export async function refreshReports(): Promise<void> {
   const previous = Number(select.value);
   select.replaceChildren(...years.map((y) => h('option', { value: y }, y)));
   select.disabled = years.length === 0;
+  byId('year-field', HTMLDivElement).hidden = years.length === 0;
   if (years.length === 0) {
     generation++;
     body.hidden = true;

@@ -1,7 +1,8 @@
 // The "Load data" section: files (picked or dropped), their tables, options, the upload with a
 // progress bar per file, then each upload's report.
-import { ApiError, rejectsCsvUrl, uploadFile, type TableName, type UploadReport } from './api.js';
-import { byId, formatBytes, formatNumber, h, say } from './dom.js';
+import { ApiError, uploadFile, type TableName } from './api.js';
+import { byId, formatBytes, h, say } from './dom.js';
+import { errorCard, reportCard } from './upload-report.js';
 
 const TABLES: { name: TableName; label: string }[] = [
   { name: 'departments', label: 'departments' },
@@ -222,73 +223,6 @@ export function setupUpload(onLoaded: () => Promise<void>): void {
 }
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
-function errorCard(fileName: string, message: string): HTMLElement {
-  return h(
-    'article',
-    { class: 'report failed', 'data-file': fileName },
-    h('h3', {}, fileName, ' ', h('span', { class: 'badge bad' }, 'failed')),
-    h('p', { class: 'status', 'data-kind': 'error', role: 'alert' }, message),
-  );
-}
-
-function reportCard(fileName: string, report: UploadReport): HTMLElement {
-  const count = (label: string, value: number, kind = '') =>
-    h('div', { class: `count ${kind}`.trim() }, h('dt', {}, label), h('dd', {}, formatNumber(value)));
-  const card = h(
-    'article',
-    { class: 'report', 'data-file': fileName, 'data-upload-id': report.upload_id },
-    h(
-      'h3',
-      {},
-      `${fileName} → ${report.table}`,
-      ' ',
-      h(
-        'span',
-        { class: `badge ${report.status === 'committed' || report.status === 'dry_run' ? 'ok' : 'bad'}` },
-        report.status.replace('_', ' '),
-      ),
-    ),
-    h(
-      'dl',
-      { class: 'counts' },
-      count('Received', report.received),
-      count(report.dry_run ? 'Would insert' : 'Inserted', report.inserted),
-      report.updated > 0 ? count('Updated', report.updated) : null,
-      count('Incomplete', report.incomplete, report.incomplete > 0 ? 'warn' : ''),
-      count('Rejected', report.rejected, report.rejected > 0 ? 'bad' : ''),
-    ),
-  );
-  if (report.rejected === 0) {
-    card.append(h('p', { class: 'hint' }, `No line was rejected · ${formatNumber(report.elapsed_ms)} ms`));
-    return card;
-  }
-  const shown = report.errors.length;
-  card.append(
-    h(
-      'p',
-      {},
-      shown < report.rejected ? `The first ${shown} of ${formatNumber(report.rejected)} rejected lines:` : 'Rejected lines:',
-      ' ',
-      h(
-        'a',
-        { href: rejectsCsvUrl(report.upload_id), download: `${report.table}-rejects.csv`, class: 'rejects-link' },
-        'Download the rejected lines (CSV) to fix and upload again',
-      ),
-    ),
-    h(
-      'div',
-      { class: 'table-scroll short', tabindex: 0, role: 'region', 'aria-label': `Rejected lines of ${fileName}` },
-      h(
-        'table',
-        { class: 'data rejects' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col', class: 'num' }, 'Line'), h('th', { scope: 'col' }, 'Reason'))),
-        h('tbody', {}, ...report.errors.map((e) => h('tr', {}, h('td', { class: 'num' }, e.line), h('td', {}, e.reason)))),
-      ),
-    ),
-  );
-  return card;
-}
 
 function hasFiles(event: DragEvent): boolean {
   return event.dataTransfer?.types.includes('Files') ?? false;

@@ -111,10 +111,15 @@ describe('dashboard (Chromium)', () => {
   beforeEach(() => {
     pageErrors = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    // Console errors too: a Content-Security-Policy violation (helmet) only shows there.
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
   });
 
   afterEach(() => {
     page.removeAllListeners('pageerror');
+    page.removeAllListeners('console');
     expect(pageErrors).toEqual([]);
   });
 
@@ -127,6 +132,8 @@ describe('dashboard (Chromium)', () => {
     await expect.poll(() => page.locator('#tables-status').textContent()).toContain('The tables are empty');
     expect(requests.filter((url) => !url.startsWith(base))).toEqual([]);
     page.removeAllListeners('request');
+    // It runs under the service's Content-Security-Policy (no inline script or style, no CDN).
+    expect((await t.app.inject('/')).headers['content-security-policy']).toContain("script-src 'self'");
     // The dashboard's routes stay out of the API description.
     const openapi = (await t.app.inject('/openapi.json')).json() as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths).filter((p) => p === '/' || p.startsWith('/web'))).toEqual([]);
@@ -276,6 +283,54 @@ describe('dashboard (Chromium)', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), card.locator('a.rejects-link').click()]);
     expect(readFileSync((await download.path())!, 'utf8')).toBe('1,Duplicate id\r\nseven,Not an id\r\n9002\r\n');
     await expect.poll(() => tableCounts(page)).toMatchObject({ jobs: before.jobs! + 1 });
+  });
+
+  it('shows the bytes sent while a large file goes out (a dry run, on a throttled link)', async () => {
+    let csv = '';
+    for (let id = 100_001; csv.length < 3 * 1024 ** 2; id++)
+      csv += `${id},Person ${id},2021-05-11T10:00:00Z,${1 + (id % 12)},${1 + (id % 180)}\n`;
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 3 * 1024 ** 2,
+    });
+    try {
+      await page.locator('#opt-dry-run').check();
+      await page.locator('#file-input').setInputFiles({ name: 'employees-more.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+      // Every value the bar takes, recorded in the page: polling from here could miss them.
+      await page.evaluate(`(() => {
+        window.progressSeen = [];
+        const list = document.getElementById('file-list');
+        new MutationObserver(() => window.progressSeen.push([Math.round(performance.now()), list.querySelector('progress').value]))
+          .observe(list, { subtree: true, attributes: true, attributeFilter: ['value'] });
+      })()`);
+      await page.getByRole('button', { name: 'Upload' }).click();
+      await expect.poll(() => page.locator('#upload-status').getAttribute('data-kind'), { timeout: 20_000 }).toBe('success');
+      const seen = (await page.evaluate('window.progressSeen')) as [number, number][];
+      const values = seen.map(([, value]) => value);
+      expect(
+        values.some((v) => v > 0 && v < 100),
+        `progress seen: ${JSON.stringify(seen)}`,
+      ).toBe(true);
+      expect(values.at(-1)).toBe(100);
+      const received = csv.split('\n').length - 1;
+      expect(await cardCounts(page, 'employees-more.csv')).toEqual({
+        Received: received,
+        'Would insert': received,
+        Incomplete: 0,
+        Rejected: 0,
+      });
+      expect((await t.app.inject('/tables')).json().tables.find((x: { name: string }) => x.name === 'hired_employees').rows).toBe(
+        expected.counts.hired_employees,
+      );
+    } finally {
+      await page.locator('#opt-dry-run').uncheck();
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await cdp.detach();
+    }
   });
 
   it('responds to a phone-sized screen without sideways scrolling', async () => {
