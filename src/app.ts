@@ -7,6 +7,7 @@ import auth from './plugins/auth.js';
 import errorHandler from './plugins/error-handler.js';
 import security from './plugins/security.js';
 import shutdown from './plugins/shutdown.js';
+import backupRoutes from './routes/backup.js';
 import batchRoutes from './routes/batch.js';
 import dashboardRoutes from './routes/dashboard.js';
 import metricsRoutes from './routes/metrics.js';
@@ -89,6 +90,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(batchRoutes);
   await app.register(metricsRoutes);
   await app.register(tableRoutes);
+  await app.register(backupRoutes);
   await app.register(dashboardRoutes);
   return app;
 }

@@ -162,6 +162,14 @@ export class SqliteStore implements Store {
     });
   }
 
+  exportRows(table: TableDef): AsyncIterable<Row> {
+    return exportSqliteRows(this.reader, table, this.writeLock);
+  }
+
+  importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge'): Promise<number> {
+    return this.writeLock.run(() => importSqliteRows(this.writer, table, rows, mode, () => this.begin()));
+  }
+
   /** Runs `fn` in one write transaction under the writer lock, with SQLite's state errors mapped to 503s. */
   private write<T>(fn: () => T): Promise<T> {
     return this.writeLock.run(async () => {
