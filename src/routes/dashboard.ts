@@ -36,6 +36,6 @@ export default async function dashboardRoutes(app: FastifyInstance, options: Das
   app.get('/', { schema: { hide: true } }, async (_request, reply) => {
     // Checked per request: `npm run build` may run while the server is up.
     if (!existsSync(index)) throw new AppError('NOT_FOUND', 'The dashboard is not built: run `npm run build`');
-    return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    return reply.header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false });
   });
 }

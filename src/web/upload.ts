@@ -193,10 +193,11 @@ export function setupUpload(onLoaded: () => Promise<void>): void {
         } catch (error) {
           failed++;
           const message = describe(error);
-          entry.progressText.textContent = 'Failed';
+          entry.progressText.textContent = error instanceof ApiError && error.status > 0 ? `Failed (HTTP ${error.status})` : 'Failed';
           results.append(errorCard(entry.file.name, message));
           // A refused key refuses every file: stop here and say what to do.
           if (error instanceof ApiError && error.status === 401) {
+            for (const rest of queue.slice(index + 1)) rest.progressText.textContent = 'Not sent';
             say(status, `${message} (HTTP 401). Type a valid API key above, then upload again.`, 'error');
             keyInput.focus();
             return;
