@@ -173,6 +173,8 @@ export function setupUpload(onLoaded: () => Promise<void>): void {
     }
     let done = 0;
     let failed = 0;
+    let outcome: { text: string; kind: 'success' | 'error' } | undefined;
+    let refused = false;
     try {
       for (const [index, entry] of queue.entries()) {
         say(status, `Uploading ${entry.file.name} (${index + 1} of ${queue.length})…`);
@@ -198,18 +200,25 @@ export function setupUpload(onLoaded: () => Promise<void>): void {
           // A refused key refuses every file: stop here and say what to do.
           if (error instanceof ApiError && error.status === 401) {
             for (const rest of queue.slice(index + 1)) rest.progressText.textContent = 'Not sent';
-            say(status, `${message} (HTTP 401). Type a valid API key above, then upload again.`, 'error');
-            keyInput.focus();
-            return;
+            outcome = { text: `${message} (HTTP 401). Type a valid API key above, then upload again.`, kind: 'error' };
+            refused = true;
+            break;
           }
         }
       }
-      if (failed === 0) say(status, `Done: ${done} file${done === 1 ? '' : 's'} ${settings.dryRun ? 'checked' : 'loaded'}.`, 'success');
-      else say(status, `${done} file${done === 1 ? '' : 's'} loaded, ${failed} failed: see below.`, 'error');
+      const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
+      outcome ??=
+        failed === 0
+          ? { text: `Done: ${files(done)} ${settings.dryRun ? 'checked' : 'loaded'}.`, kind: 'success' }
+          : { text: `${files(done)} loaded, ${failed} failed: see below.`, kind: 'error' };
+      say(status, 'Refreshing the tables and reports…');
+      // The final word comes once the tables and reports show the new data.
+      await onLoaded();
     } finally {
       setBusy(false);
-      await onLoaded();
     }
+    say(status, outcome.text, outcome.kind);
+    if (refused) keyInput.focus();
   }
 
   function setBusy(value: boolean): void {

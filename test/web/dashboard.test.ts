@@ -84,6 +84,9 @@ async function tableCounts(page: Page): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map(([name, text]) => [name, Number(text!.split('\t').pop()!.replace(/,/g, ''))]));
 }
 
+/** expect.poll with room for a loaded machine (the suite runs two test files at a time). */
+const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 20_000, interval: 50 });
+
 const reportsReady = (page: Page) => page.locator('#reports[aria-busy="false"]').waitFor();
 
 describe('dashboard (Chromium)', () => {
@@ -128,8 +131,8 @@ describe('dashboard (Chromium)', () => {
     page.on('request', (request) => requests.push(request.url()));
     await page.goto(base);
     await reportsReady(page);
-    await expect.poll(() => page.locator('#reports-status').textContent()).toContain('No hires yet');
-    await expect.poll(() => page.locator('#tables-status').textContent()).toContain('The tables are empty');
+    await poll(() => page.locator('#reports-status').textContent()).toContain('No hires yet');
+    await poll(() => page.locator('#tables-status').textContent()).toContain('The tables are empty');
     expect(requests.filter((url) => !url.startsWith(base))).toEqual([]);
     page.removeAllListeners('request');
     // It runs under the service's Content-Security-Policy (no inline script or style, no CDN).
@@ -151,7 +154,7 @@ describe('dashboard (Chromium)', () => {
     });
 
     await page.getByRole('button', { name: 'Upload' }).click();
-    await expect.poll(() => page.locator('#upload-status').textContent(), { timeout: 20_000 }).toContain('Done: 3 files loaded');
+    await poll(() => page.locator('#upload-status').textContent()).toContain('Done: 3 files loaded');
 
     const progress = await page
       .locator('#file-list progress')
@@ -173,9 +176,11 @@ describe('dashboard (Chromium)', () => {
       Incomplete: counts.incomplete,
       Rejected: 0,
     });
-    await expect
-      .poll(() => tableCounts(page))
-      .toMatchObject({ departments: counts.departments, jobs: counts.jobs, hired_employees: counts.hired_employees });
+    await poll(() => tableCounts(page)).toMatchObject({
+      departments: counts.departments,
+      jobs: counts.jobs,
+      hired_employees: counts.hired_employees,
+    });
   });
 
   it('draws the quarter chart (one stacked bar per department) and the above-mean chart; the table matches the API', async () => {
@@ -240,12 +245,12 @@ describe('dashboard (Chromium)', () => {
   it('filters the quarter table by department and job, and sorts it by any column', async () => {
     await page.locator('#filter-department').selectOption('Engineering');
     const engineering = expected.hired_employees_2021.filter((r) => r.department === 'Engineering');
-    await expect.poll(() => page.locator('#quarters-table tbody tr').count()).toBe(engineering.length);
+    await poll(() => page.locator('#quarters-table tbody tr').count()).toBe(engineering.length);
     expect((await readChart(page, 'quarters-chart'))?.labels).toEqual(['Engineering']);
 
     await page.locator('#filter-job').fill('engineer');
     const engineers = engineering.filter((r) => String(r.job).toLowerCase().includes('engineer'));
-    await expect.poll(() => page.locator('#quarters-table tbody tr').count()).toBe(engineers.length);
+    await poll(() => page.locator('#quarters-table tbody tr').count()).toBe(engineers.length);
     expect(await page.locator('#quarters-count').textContent()).toContain(
       `Showing ${engineers.length} of ${expected.hired_employees_2021.length}`,
     );
@@ -268,7 +273,7 @@ describe('dashboard (Chromium)', () => {
     await page.locator('#file-input').setInputFiles({ name: 'jobs-fixes.csv', mimeType: 'text/csv', buffer: Buffer.from(bad) });
     expect(await page.locator('#file-list select').inputValue()).toBe('jobs');
     await page.getByRole('button', { name: 'Upload' }).click();
-    await expect.poll(() => page.locator('#upload-status').textContent()).toContain('Done: 1 file loaded');
+    await poll(() => page.locator('#upload-status').textContent()).toContain('Done: 1 file loaded');
 
     expect(await cardCounts(page, 'jobs-fixes.csv')).toEqual({ Received: 4, Inserted: 1, Incomplete: 0, Rejected: 3 });
     const card = page.locator('article.report[data-file="jobs-fixes.csv"]');
@@ -282,7 +287,7 @@ describe('dashboard (Chromium)', () => {
 
     const [download] = await Promise.all([page.waitForEvent('download'), card.locator('a.rejects-link').click()]);
     expect(readFileSync((await download.path())!, 'utf8')).toBe('1,Duplicate id\r\nseven,Not an id\r\n9002\r\n');
-    await expect.poll(() => tableCounts(page)).toMatchObject({ jobs: before.jobs! + 1 });
+    await poll(() => tableCounts(page)).toMatchObject({ jobs: before.jobs! + 1 });
   });
 
   it('shows the bytes sent while a large file goes out (a dry run, on a throttled link)', async () => {
@@ -308,7 +313,7 @@ describe('dashboard (Chromium)', () => {
           .observe(list, { subtree: true, attributes: true, attributeFilter: ['value'] });
       })()`);
       await page.getByRole('button', { name: 'Upload' }).click();
-      await expect.poll(() => page.locator('#upload-status').getAttribute('data-kind'), { timeout: 20_000 }).toBe('success');
+      await poll(() => page.locator('#upload-status').getAttribute('data-kind')).toBe('success');
       const seen = (await page.evaluate('window.progressSeen')) as [number, number][];
       const values = seen.map(([, value]) => value);
       expect(
@@ -368,7 +373,7 @@ describe('dashboard (Chromium)', () => {
         await tab.locator('#file-input').setInputFiles(historical('departments'));
         await tab.getByRole('button', { name: 'Upload' }).click();
         const status = tab.locator('#upload-status');
-        await expect.poll(() => status.textContent()).toContain('The API key is not valid');
+        await poll(() => status.textContent()).toContain('The API key is not valid');
         expect(await status.textContent()).toContain('401');
         expect(await status.getAttribute('role')).toBe('alert');
         expect(tab.url()).not.toContain('wrong-key');
@@ -385,7 +390,7 @@ describe('dashboard (Chromium)', () => {
         await tab.getByLabel('API key').fill('right-key');
         await tab.locator('#file-input').setInputFiles(historical('departments'));
         await tab.getByRole('button', { name: 'Upload' }).click();
-        await expect.poll(() => status.textContent()).toContain('Done: 1 file loaded');
+        await poll(() => status.textContent()).toContain('Done: 1 file loaded');
         expect((await keyed.app.inject('/tables')).json().tables[0]).toEqual({ name: 'departments', rows: expected.counts.departments });
       } finally {
         await context.close();
