@@ -11,6 +11,7 @@ export interface ReportDef {
 export const REPORTS = {
   hiredEmployees: { name: 'hired-employees', columns: ['department', 'job', 'Q1', 'Q2', 'Q3', 'Q4'] },
   departmentsAboveMean: { name: 'departments-above-mean', columns: ['id', 'department', 'hired'] },
+  departmentHires: { name: 'department-hires', columns: ['id', 'department', 'hired'] },
   years: { name: 'years', columns: ['year'] },
 } as const satisfies Record<string, ReportDef>;
 

@@ -64,6 +64,22 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
     (request, reply) => answer(app, REPORTS.departmentsAboveMean, request, reply),
   );
   app.get(
+    '/metrics/department-hires',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: "Every department's hires in a year, 0 included (what departments-above-mean compares with the mean)",
+        querystring: MetricsQuerySchema,
+        produces: ['application/json', 'text/csv'],
+        response: {
+          200: Type.Array(Type.Object({ id: Type.Integer(), department: Type.String(), hired: Type.Integer() })),
+          ...errorResponses(400, 503),
+        },
+      },
+    },
+    (request, reply) => answer(app, REPORTS.departmentHires, request, reply),
+  );
+  app.get(
     '/metrics/years',
     {
       schema: {

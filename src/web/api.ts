@@ -76,6 +76,7 @@ export const getTables = () => getJson<{ tables: { name: string; rows: number }[
 export const getYears = () => getJson<{ years: number[] }>('metrics/years');
 export const getQuarterReport = (year: number) => getJson<QuarterRow[]>(`metrics/hired-employees?year=${year}`);
 export const getAboveMean = (year: number) => getJson<DepartmentHires[]>(`metrics/departments-above-mean?year=${year}`);
+export const getDepartmentHires = (year: number) => getJson<DepartmentHires[]>(`metrics/department-hires?year=${year}`);
 
 export const reportCsvUrl = (report: 'hired-employees' | 'departments-above-mean', year: number): string =>
   `metrics/${report}?year=${year}&format=csv`;

@@ -1,6 +1,6 @@
 // The "Reports" section: the year picker, then both reports for the year picked.
 import { showAboveMean } from './above-mean.js';
-import { getAboveMean, getQuarterReport, getYears, reportCsvUrl } from './api.js';
+import { getAboveMean, getDepartmentHires, getQuarterReport, getYears, reportCsvUrl } from './api.js';
 import { byId, h, say } from './dom.js';
 import { setupQuarters, showQuarters } from './quarters.js';
 
@@ -50,7 +50,7 @@ async function loadYear(year: number): Promise<void> {
   section.setAttribute('aria-busy', 'true');
   byId('quarters-csv', HTMLAnchorElement).href = reportCsvUrl('hired-employees', year);
   byId('above-mean-csv', HTMLAnchorElement).href = reportCsvUrl('departments-above-mean', year);
-  const [quarters, above] = await Promise.allSettled([getQuarterReport(year), getAboveMean(year)]);
+  const [quarters, above, all] = await Promise.allSettled([getQuarterReport(year), getAboveMean(year), getDepartmentHires(year)]);
   if (mine !== generation) return;
 
   say(byId('reports-status', HTMLParagraphElement), '');
@@ -68,10 +68,11 @@ async function loadYear(year: number): Promise<void> {
     content.hidden = false;
     showQuarters(quarters.value);
   }
-  if (above.status === 'rejected') {
-    say(byId('above-mean-status', HTMLParagraphElement), `This report could not be read: ${(above.reason as Error).message}`, 'error');
+  if (above.status === 'rejected' || all.status === 'rejected') {
+    const reason = (above.status === 'rejected' ? above.reason : (all as PromiseRejectedResult).reason) as Error;
+    say(byId('above-mean-status', HTMLParagraphElement), `This report could not be read: ${reason.message}`, 'error');
   } else {
-    showAboveMean(year, above.value, quarters.status === 'fulfilled' ? quarters.value : []);
+    showAboveMean(year, above.value, all.value);
   }
   section.setAttribute('aria-busy', 'false');
 }

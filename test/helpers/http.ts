@@ -23,6 +23,8 @@ export interface ExpectedReports {
   hired_employees_2022: Record<string, string | number>[];
   departments_above_mean_2021: Record<string, string | number>[];
   departments_above_mean_2022: Record<string, string | number>[];
+  department_hires_2021: Record<string, string | number>[];
+  department_hires_2022: Record<string, string | number>[];
 }
 
 /** Answers computed by test/fixtures/expected_reports.py (Python's csv module, not our code). */

@@ -47,6 +47,16 @@ for (const backend of BACKENDS) {
       expect(quarterLines).toHaveLength(expectedReports().hired_employees_2021.length + 1);
     });
 
+    it("gives every department's hires, 0 included, whose mean decides departments-above-mean", async () => {
+      for (const year of [2021, 2022] as const) {
+        const all = (await t.app.inject(`/metrics/department-hires?year=${year}`)).json() as { hired: number }[];
+        expect(all).toEqual(expectedReports()[`department_hires_${year}`]);
+        const mean = all.reduce((s, d) => s + d.hired, 0) / all.length;
+        expect((await t.app.inject(`/metrics/departments-above-mean?year=${year}`)).json()).toEqual(all.filter((d) => d.hired > mean));
+      }
+      expect((await t.app.inject('/metrics/department-hires?year=1999')).json().every((d: { hired: number }) => d.hired === 0)).toBe(true);
+    });
+
     it('lists the years with hires', async () => {
       expect((await t.app.inject('/metrics/years')).json()).toEqual({ years: [2022, 2021] });
     });

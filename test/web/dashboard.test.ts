@@ -226,6 +226,9 @@ describe('dashboard (Chromium)', () => {
     expect(bars?.datasets).toHaveLength(1);
     expect(bars!.labels).toHaveLength(expected.counts.departments);
     expect(bars!.datasets[0]!.drawn).toBe(expected.counts.departments);
+    // Every department's bar is its exact count, as computed independently.
+    expect(bars!.labels).toEqual(expected.department_hires_2021.map((d) => d.department));
+    expect(bars!.datasets[0]!.data).toEqual(expected.department_hires_2021.map((d) => d.hired));
     const colors = bars!.datasets[0]!.backgroundColor as string[];
     const highlighted = bars!.labels.filter((_, i) => colors[i] === colors[bars!.labels.indexOf(aboveMean[0]!.department)]);
     expect(highlighted.sort()).toEqual(aboveMean.map((d) => d.department).sort());
