@@ -73,7 +73,12 @@ describe('the server process: where it listens', () => {
   });
 
   it('listens on it with a key, or with ALLOW_NO_AUTH=true said explicitly; loopback needs neither', async () => {
-    for (const env of [{ HOST: '0.0.0.0', API_KEY: KEY }, { HOST: '0.0.0.0', ALLOW_NO_AUTH: 'true' }, { HOST: '127.0.0.1' }]) {
+    const envs: Record<string, string>[] = [
+      { HOST: '0.0.0.0', API_KEY: KEY },
+      { HOST: '0.0.0.0', ALLOW_NO_AUTH: 'true' },
+      { HOST: '127.0.0.1' },
+    ];
+    for (const env of envs) {
       const server = await startServerProcess({ DATABASE_URL: 'sqlite::memory:', ...env });
       started.push(server);
       expect((await fetch(`${server.url}/health`)).status).toBe(200);
