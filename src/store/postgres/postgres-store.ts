@@ -5,7 +5,7 @@ import { quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
 import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
-import { PostgresLoadSession, type HeldClient } from './postgres-load.js';
+import { APPLY_EVERY, PostgresLoadSession, type HeldClient } from './postgres-load.js';
 import { insertUploadLog, readRejects, readUpload } from './postgres-upload-log.js';
 
 export interface PostgresStoreOptions {
@@ -13,6 +13,8 @@ export interface PostgresStoreOptions {
   poolMax: number;
   /** Milliseconds to wait for a connection (from the pool or the server) before answering 503. */
   connectTimeoutMs?: number;
+  /** Staged rows an upload applies at a time (default APPLY_EVERY); small values are for tests. */
+  applyEvery?: number;
 }
 
 /** Key of the advisory lock every instance takes to migrate: one migrates, the others wait and see. */
@@ -42,7 +44,10 @@ export class PostgresStore implements Store {
   /** The last error of an idle connection (the server restarted, a network blip): logged by no one, but never a crash. */
   lastIdleError: Error | undefined;
 
+  private readonly applyEvery: number;
+
   constructor(options: PostgresStoreOptions) {
+    this.applyEvery = options.applyEvery ?? APPLY_EVERY;
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.poolMax,
@@ -86,7 +91,7 @@ export class PostgresStore implements Store {
   }
 
   async openLoad(table: TableDef, options: LoadOptions): Promise<LoadSession> {
-    return PostgresLoadSession.open(await this.checkout(), table, options);
+    return PostgresLoadSession.open(await this.checkout(), table, options, this.applyEvery);
   }
 
   async insertRows(table: TableDef, rows: readonly Row[]): Promise<number> {
