@@ -85,11 +85,8 @@ for (const c of CASES) {
       await session.commit(record(table), (async function* () {})());
       return total;
     };
-    const stored = async (table: TableName) =>
-      (await store.query(`SELECT * FROM ${table} ORDER BY id`, [])).map((r) => ({
-        ...r,
-        ...('datetime' in r ? { datetime: iso(r.datetime) } : {}),
-      }));
+    const stored = async (table: TableName): Promise<Record<string, unknown>[]> =>
+      (await store.query(`SELECT * FROM ${table} ORDER BY id`, [])).map((r) => ('datetime' in r ? { ...r, datetime: iso(r.datetime) } : r));
 
     it('rejects later duplicates of the file and ids already stored; the first line of an id wins', async () => {
       await store.reset();
