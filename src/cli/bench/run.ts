@@ -22,6 +22,8 @@ export interface RssSample {
 
 export interface UploadRun {
   ms: number;
+  /** CPU seconds the server spent on the upload. */
+  server_cpu_s: number;
   rows_per_s: number;
   inserted: number;
   rejected: number;
@@ -38,7 +40,7 @@ export interface BackendResult {
     runs: UploadRun[];
     median_ms: number;
     rows_per_s: number;
-    reference?: { tool: string; version: string; runs_ms: number[]; median_ms: number; ratio: number };
+    reference?: { tool: string; version: string; runs_ms: number[]; median_ms: number; ratio: number; cpu_s?: number[] };
     reference_skipped?: string;
   };
   memory?: { peak_rss_mb: number; rss_at_25pct_mb: number; rss_at_end_mb: number };
@@ -69,6 +71,7 @@ const query = (options: BenchOptions): string => (options.batchSize === undefine
 /** The timed upload, with the server's RSS sampled every 100 ms against the share of bytes sent. */
 async function timedUpload(server: RunningServer, files: Files, options: BenchOptions): Promise<UploadRun> {
   const samples: RssSample[] = [];
+  const cpuBefore = server.cpuSeconds();
   const started = performance.now();
   let expectedMs = 0;
   const timer = setInterval(() => {
@@ -86,10 +89,12 @@ async function timedUpload(server: RunningServer, files: Files, options: BenchOp
     clearInterval(timer);
     expectedMs = performance.now() - started;
   }
+  const cpu = server.cpuSeconds() - cpuBefore;
   const report = result.report;
   if (report.status !== 'committed') throw new Error(`the upload ended ${report.status}`);
   return {
     ms: round(result.ms, 1),
+    server_cpu_s: round(cpu, 2),
     rows_per_s: Math.round(report.inserted / (result.ms / 1000)),
     inserted: report.inserted,
     rejected: report.rejected,
@@ -114,12 +119,15 @@ export async function benchBackend(
   const loads = measuresUploads ? options.runs : needsLoadedServer ? 1 : 0;
   const runs: UploadRun[] = [];
   const referenceMs: number[] = [];
+  const referenceCpu: number[] = [];
   for (let i = 0; i < loads; i++) {
     const { db, server } = await serverWithReferences(backend, options, files);
     try {
       const run = await timedUpload(server, files, options);
       runs.push(run);
-      log(`${backend} ${rows} rows, run ${i + 1}/${loads}: ${(run.ms / 1000).toFixed(2)} s, peak RSS ${run.peak_rss_mb} MB`);
+      log(
+        `${backend} ${rows} rows, run ${i + 1}/${loads}: ${(run.ms / 1000).toFixed(2)} s (server CPU ${run.server_cpu_s} s), peak RSS ${run.peak_rss_mb} MB`,
+      );
       if (i === loads - 1 && parts.has('latency')) {
         result.latency = await reportLatency(server.base, rows + 1);
         log(`${backend} report latency measured`);
@@ -136,7 +144,10 @@ export async function benchBackend(
       const ref = await reference.load(files.hired_employees);
       if (ref.rows !== rows) throw new Error(`${reference.tool} stored ${ref.rows} rows, not ${rows}`);
       referenceMs.push(round(ref.ms, 1));
-      log(`${reference.tool} run ${i + 1}/${loads}: ${(ref.ms / 1000).toFixed(2)} s`);
+      if (ref.cpu_s !== undefined) referenceCpu.push(round(ref.cpu_s, 2));
+      log(
+        `${reference.tool} run ${i + 1}/${loads}: ${(ref.ms / 1000).toFixed(2)} s${ref.cpu_s === undefined ? '' : ` (CPU ${ref.cpu_s.toFixed(2)} s)`}`,
+      );
     }
   }
   if (parts.has('upload')) {
@@ -150,6 +161,7 @@ export async function benchBackend(
         runs_ms: referenceMs,
         median_ms: refMedian,
         ratio: round(medianMs / refMedian, 2),
+        ...(referenceCpu.length > 0 ? { cpu_s: referenceCpu } : {}),
       };
     } else if (typeof reference === 'string') {
       result.upload.reference_skipped = reference;

@@ -21,6 +21,8 @@ export interface RunningServer {
   peakRssMb(): number;
   /** Current resident memory (VmRSS), in MB. */
   rssMb(): number;
+  /** CPU seconds (user + system) the process has used so far: less noisy than wall time on a busy machine. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,13 @@ function statusField(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   return match === null ? Number.NaN : Number(match[1]) / 1024;
+}
+
+/** utime + stime from /proc/<pid>/stat, in seconds (clock ticks are 1/100 s on Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Starts `node dist/server.js` on a fresh port and waits until /health answers. */
@@ -79,6 +88,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     pid,
     peakRssMb: () => statusField(pid, 'VmHWM'),
     rssMb: () => statusField(pid, 'VmRSS'),
+    cpuSeconds: () => cpuSeconds(pid),
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);

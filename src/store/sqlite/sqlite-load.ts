@@ -3,6 +3,7 @@ import type { TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
 import { mapSqliteError } from './errors.js';
+import { HireCountBuffer } from './hire-count-buffer.js';
 import { insertUploadLog } from './sqlite-upload-log.js';
 
 /**
@@ -14,6 +15,8 @@ export class SqliteLoadSession implements LoadSession {
   private readonly insert: Database.Statement;
   private readonly update: Database.Statement | undefined;
   private readonly referenceChecks: { index: number; name: string; stmt: Database.Statement }[];
+  /** hired_employees only: the load counts its own hires instead of the per-row trigger. */
+  private readonly counts: HireCountBuffer | undefined;
   private done = false;
 
   constructor(
@@ -44,6 +47,7 @@ export class SqliteLoadSession implements LoadSession {
         )
       : [];
     db.exec('BEGIN IMMEDIATE');
+    this.counts = table.name === 'hired_employees' ? hireCountBuffer(db, table) : undefined;
   }
 
   async write(rows: readonly StagedRow[]): Promise<LoadOutcome> {
@@ -54,9 +58,12 @@ export class SqliteLoadSession implements LoadSession {
         if (missing !== undefined) {
           outcome.rejected.push({ line: row.line, raw: row.raw, reason: missing });
         } else if (this.insert.run(row.values).changes === 1) {
+          if (this.counts?.count(row.values)) await this.counts.flush();
           outcome.inserted++;
           if (row.incomplete) outcome.incomplete++;
         } else if (this.update !== undefined) {
+          // The update trigger moves the stored row's count: it must find it in hire_counts.
+          if (this.counts !== undefined && this.counts.size > 0) await this.counts.flush();
           this.update.run(...row.values.slice(1), row.values[0]);
           outcome.updated++;
           if (row.incomplete) outcome.incomplete++;
@@ -79,11 +86,17 @@ export class SqliteLoadSession implements LoadSession {
   }
 
   async finish(): Promise<LoadOutcome> {
+    try {
+      await this.counts?.close();
+    } catch (error) {
+      throw mapSqliteError(error);
+    }
     return { inserted: 0, updated: 0, incomplete: 0, rejected: [] };
   }
 
   async commit(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {
     try {
+      await this.counts?.close();
       await insertUploadLog(this.db, record, rejects);
       this.db.exec('COMMIT');
     } catch (error) {
@@ -107,4 +120,9 @@ export class SqliteLoadSession implements LoadSession {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
     this.release();
   }
+}
+
+function hireCountBuffer(db: Database.Database, table: TableDef): HireCountBuffer {
+  const at = (name: string): number => table.columns.findIndex((c) => c.name === name);
+  return new HireCountBuffer(db, { datetime: at('datetime'), department: at('department_id'), job: at('job_id') });
 }

@@ -1,0 +1,114 @@
+import type Database from 'better-sqlite3';
+import type { Row } from '../../tables.js';
+
+/** The per-row trigger a bulk load replaces (migration 003). */
+export const INSERT_TRIGGER = 'hire_counts_after_insert';
+/** Distinct keys past which the buffer is added to hire_counts early, so memory stays bounded. */
+const MAX_KEYS = 65_536;
+/** Upserts per synchronous slice of a flush: the event loop is given back in between. */
+const SLICE = 2048;
+/** department_id and job_id below this share a small-integer key: dept * SMALL + job. */
+const SMALL = 4096;
+
+const ADD = `INSERT INTO hire_counts (year, quarter, department_id, job_id, hires) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (year, quarter, department_id, job_id) DO UPDATE SET hires = hires + excluded.hires`;
+
+const digit = (text: string, i: number): number => text.charCodeAt(i) - 48;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * One bulk load's hire counts, kept in memory and added to hire_counts inside the load's own
+ * transaction, in place of the per-row insert trigger of migration 003, which costs SQLite a
+ * sub-program call per row even when it does nothing (measured: half the time of a 1M-row load).
+ *
+ * The trigger is dropped inside the transaction when the buffer opens and created again, from
+ * its stored SQL, by `close` before the caller commits. DDL is transactional in SQLite: no other
+ * connection ever sees the table without its trigger, and a rollback or a crash restores it.
+ *
+ * Same rule as the trigger: a row without instant or department is not counted, a missing job
+ * counts under 0, and year and quarter (`(month + 2) / 3`) come from the stored UTC instant
+ * (`YYYY-MM-…`, as the ingest normalizes it).
+ */
+export class HireCountBuffer {
+  /** (year * 4 + quarter - 1) → department_id * SMALL + job_id → hires. */
+  private readonly pending = new Map<number, Map<number, number>>();
+  /** Rows whose ids are too large for the small key: `year|quarter|department|job` → hires. */
+  private readonly pendingLarge = new Map<string, number>();
+  private keys = 0;
+  private readonly add: Database.Statement;
+  private readonly triggerSql: string;
+  private open = true;
+
+  constructor(
+    private readonly db: Database.Database,
+    /** Positions of datetime, department_id and job_id in a row. */
+    private readonly columns: { datetime: number; department: number; job: number },
+  ) {
+    this.add = db.prepare(ADD);
+    this.triggerSql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?").pluck().get(INSERT_TRIGGER) as string;
+    if (typeof this.triggerSql !== 'string') throw new Error(`trigger ${INSERT_TRIGGER} is missing`);
+    if (!db.inTransaction) throw new Error('a hire count buffer needs the load transaction open');
+    db.exec(`DROP TRIGGER ${INSERT_TRIGGER}`);
+  }
+
+  get size(): number {
+    return this.keys;
+  }
+
+  /** Counts one row the load inserted. Returns true when the buffer should be flushed. */
+  count(values: Row): boolean {
+    const datetime = values[this.columns.datetime];
+    const department = values[this.columns.department];
+    if (typeof datetime !== 'string' || department === null || department === undefined) return false;
+    const job = values[this.columns.job] ?? 0;
+    const year = digit(datetime, 0) * 1000 + digit(datetime, 1) * 100 + digit(datetime, 2) * 10 + digit(datetime, 3);
+    const yq = year * 4 + Math.floor((digit(datetime, 5) * 10 + digit(datetime, 6) + 2) / 3) - 1;
+    if (typeof department === 'number' && typeof job === 'number' && department < SMALL && job < SMALL) {
+      let byPair = this.pending.get(yq);
+      if (byPair === undefined) this.pending.set(yq, (byPair = new Map()));
+      const pair = department * SMALL + job;
+      const hires = byPair.get(pair);
+      if (hires === undefined) this.keys++;
+      byPair.set(pair, (hires ?? 0) + 1);
+    } else {
+      const key = `${Math.floor(yq / 4)}|${(yq % 4) + 1}|${department}|${job}`;
+      const hires = this.pendingLarge.get(key);
+      if (hires === undefined) this.keys++;
+      this.pendingLarge.set(key, (hires ?? 0) + 1);
+    }
+    return this.keys >= MAX_KEYS;
+  }
+
+  /**
+   * Adds the buffered counts to hire_counts, a slice at a time. Call before anything that reads or
+   * updates the counts inside the load's transaction (an upsert's UPDATE trigger subtracts from them).
+   */
+  async flush(): Promise<void> {
+    let n = 0;
+    for (const [yq, byPair] of this.pending) {
+      const year = Math.floor(yq / 4);
+      const quarter = (yq % 4) + 1;
+      for (const [pair, hires] of byPair) {
+        const job = pair % SMALL;
+        this.add.run(year, quarter, (pair - job) / SMALL, job, hires);
+        byPair.delete(pair);
+        if (++n % SLICE === 0) await nextTurn();
+      }
+      this.pending.delete(yq);
+    }
+    for (const [key, hires] of this.pendingLarge) {
+      this.add.run(...key.split('|').map(Number), hires);
+      this.pendingLarge.delete(key);
+      if (++n % SLICE === 0) await nextTurn();
+    }
+    this.keys = 0;
+  }
+
+  /** Flushes and creates the insert trigger again, before the caller commits. Idempotent. */
+  async close(): Promise<void> {
+    if (!this.open) return;
+    await this.flush();
+    this.db.exec(this.triggerSql);
+    this.open = false;
+  }
+}
