@@ -41,8 +41,9 @@ for (const backend of BACKENDS) {
           };
         },
         saveUpload: async (base, record, rejects) => {
+          // Recorded once stored: the test reads the log as soon as it sees the record.
+          await base.saveUpload(record, rejects);
           saved.push(record);
-          return base.saveUpload(record, rejects);
         },
       });
       url = await listen(t.app);
