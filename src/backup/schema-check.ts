@@ -20,18 +20,18 @@ const shortName = (name: string): string => name.slice(name.lastIndexOf('.') + 1
  * an older file → NULL). A field the table does not have is refused: restoring would drop it.
  * A mismatch is a 400 naming the field.
  */
-export function checkWriterSchema(table: TableDef, schema: unknown, header: Record<string, Buffer> = {}): avro.Type {
+export function checkWriterSchema(table: TableDef, schema: unknown): avro.Type {
   if (typeof schema !== 'object' || schema === null || (schema as JsonSchema).type !== 'record') {
     throw mismatch(table, undefined, `The file does not hold records of a table (its schema is ${JSON.stringify(schema).slice(0, 200)})`);
   }
   const json = schema as JsonSchema;
-  const claimed = typeof json[TABLE_KEY] === 'string' ? (json[TABLE_KEY] as string) : header[TABLE_KEY]?.toString();
+  const claimed = typeof json[TABLE_KEY] === 'string' ? (json[TABLE_KEY] as string) : undefined;
   const recordName = typeof json.name === 'string' ? shortName(json.name) : '';
   const fileTable = claimed ?? recordName;
   if (resolveTable(fileTable)?.name !== table.name || (recordName !== '' && resolveTable(recordName)?.name !== table.name)) {
     throw mismatch(table, undefined, `The file is a backup of table "${fileTable || recordName}", not "${table.name}"`);
   }
-  const version = Number(json[VERSION_KEY] ?? header[VERSION_KEY]?.toString() ?? FORMAT_VERSION);
+  const version = Number(json[VERSION_KEY] ?? FORMAT_VERSION);
   if (!Number.isInteger(version) || version > FORMAT_VERSION) {
     throw mismatch(
       table,

@@ -104,6 +104,9 @@ for (const backend of BACKENDS) {
       const nullableId = await avroFile(departments([{ name: 'id', type: ['null', 'long'] }]), [{ id: 1 }]);
       expect((await refused('departments', nullableId, 400, 'SCHEMA_MISMATCH')).details).toEqual({ table: 'departments', field: 'id' });
 
+      const newer = await avroFile({ ...departments([{ name: 'id', type: 'long' }]), 'hr.format_version': 2 }, [{ id: 1 }]);
+      expect((await refused('departments', newer, 400, 'SCHEMA_MISMATCH')).message).toMatch(/format version 2 is newer/);
+
       const notRecords = await avroFile({ type: 'array', items: 'long' } as object, [[1, 2]]);
       await refused('departments', notRecords, 400, 'SCHEMA_MISMATCH');
     });
@@ -189,6 +192,21 @@ for (const backend of BACKENDS) {
         [5002, 'Grace', Date.parse('2022-01-01T00:00:00.250Z'), 2, null],
       ]);
       if (backend.name === 'sqlite') expect(rows.map((r) => r.text)).toEqual(['2021-04-01T02:30:00Z', '2022-01-01T00:00:00.250Z']);
+      // timestamp-micros (Spark, Java), truncated to the millisecond as stored; the `employees` alias as record name.
+      const micros = await avroFile(
+        {
+          type: 'record',
+          name: 'employees',
+          fields: [
+            { name: 'id', type: 'long' },
+            { name: 'datetime', type: ['null', { type: 'long', logicalType: 'timestamp-micros' }] },
+          ],
+        },
+        [{ id: 5003, datetime: Date.parse('2021-06-30T23:59:59.999Z') * 1000 + 999 }],
+      );
+      expect((await restore(t.app, 'hired_employees', micros, '?mode=merge')).json()).toMatchObject({ restored: 1 });
+      const third = (await dump(t.store)).hired_employees!.find((r) => r.id === 5003)!;
+      expect([third.name, third.ms, third.department_id]).toEqual([null, Date.parse('2021-06-30T23:59:59.999Z'), null]);
       // Put the table back as it was.
       expect((await restore(t.app, 'hired_employees', employees)).statusCode).toBe(200);
       expect(await dump(t.store)).toEqual(before);

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_NAMES } from '../../src/tables.js';
-import { BACKENDS } from '../helpers/backends.js';
 import { expectedReports, multipart } from '../helpers/http.js';
 import { readContainer } from './avro-reader.js';
-import { download, dump, loadHistorical, reports, restore, startBackupApp, type BackupApp } from './setup.js';
+import { download, dump, loadHistorical, reports, restore, startBackupApp, BACKUP_BACKENDS, type BackupApp } from './setup.js';
 
-for (const backend of BACKENDS) {
-  describe.skipIf(!backend.available)(`backup and restore of the historical data [${backend.name}]`, () => {
+for (const { label, backend } of BACKUP_BACKENDS) {
+  describe.skipIf(!backend.available)(`backup and restore of the historical data [${label}]`, () => {
     let t: BackupApp;
     beforeAll(async () => {
       t = await startBackupApp(backend);

@@ -9,8 +9,27 @@ import { exportPostgresRows, importPostgresRows } from '../../src/store/postgres
 import type { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { ReportRow, Store } from '../../src/store/store.js';
 import { TABLE_NAMES } from '../../src/tables.js';
-import type { Backend, TestDatabase } from '../helpers/backends.js';
+import { BACKENDS, type Backend, type TestDatabase } from '../helpers/backends.js';
 import { historical } from '../helpers/http.js';
+
+/**
+ * SQLite on a file: exports then run on the reader connection (one statement, one snapshot);
+ * the shared `sqlite` backend is in memory, where they page under the writer lock.
+ */
+export const sqliteFileBackend: Backend = {
+  name: 'sqlite',
+  available: true,
+  create: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hr-backup-db-'));
+    return { url: `sqlite:${join(dir, 'db.sqlite')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  },
+};
+
+/** The backends the backup suites loop over: every shared one, plus SQLite on a file. */
+export const BACKUP_BACKENDS: { label: string; backend: Backend }[] = [
+  ...BACKENDS.map((backend) => ({ label: backend.name, backend })),
+  { label: 'sqlite file', backend: sqliteFileBackend },
+];
 
 export interface BackupApp {
   app: FastifyInstance;

@@ -71,8 +71,12 @@ export async function importSqliteRows(
   }
   try {
     // Replace: the emptied table itself catches a repeated id. Merge: a temporary set of the ids seen.
-    if (mode === 'replace') db.exec(`DELETE FROM ${target}`);
-    else db.exec('CREATE TEMP TABLE restore_ids (id INTEGER PRIMARY KEY)');
+    if (mode === 'replace') {
+      // hire_counts is derived from hired_employees alone: emptied first, the delete trigger then
+      // finds nothing to decrement, and the inserts count the file's rows from zero.
+      if (table.name === 'hired_employees') db.exec('DELETE FROM hire_counts');
+      db.exec(`DELETE FROM ${target}`);
+    } else db.exec('CREATE TEMP TABLE restore_ids (id INTEGER PRIMARY KEY)');
     const insert = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})${upsert}`);
     const seen = mode === 'merge' ? db.prepare('INSERT INTO temp.restore_ids (id) VALUES (?) ON CONFLICT DO NOTHING') : undefined;
     let n = 0;
