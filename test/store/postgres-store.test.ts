@@ -61,6 +61,23 @@ describe.skipIf(!postgresBackend.available)('PostgresStore', () => {
       // Every connection went back to the pool, none is stuck in a transaction.
       expect(store.pool.totalCount).toBe(store.pool.idleCount);
     });
+    it('keeps connections for reads while uploads wait for theirs', async () => {
+      const store = open(db.url, 3);
+      await store.migrate();
+      const first = await store.openLoad(TABLES.jobs, { onConflict: 'reject', checkReferences: false });
+      let secondOpened = false;
+      const second = store.openLoad(TABLES.jobs, { onConflict: 'reject', checkReferences: false }).then((s) => {
+        secondOpened = true;
+        return s;
+      });
+      // A pool of 3 gives uploads one connection: the second waits, reads do not.
+      await Promise.all([store.ping(), store.countRows(), store.ping(), store.countRows()]);
+      expect(secondOpened).toBe(false);
+      await first.rollback();
+      await (await second).rollback();
+      expect(secondOpened).toBe(true);
+      expect(store.pool.totalCount).toBe(store.pool.idleCount);
+    });
   });
 
   describe('when the database is unreachable', () => {

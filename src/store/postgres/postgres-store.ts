@@ -7,6 +7,7 @@ import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount,
 import { isConnectionLoss, mapPgError } from './errors.js';
 import { APPLY_EVERY, PostgresLoadSession, type HeldClient } from './postgres-load.js';
 import { insertUploadLog, readRejects, readUpload } from './postgres-upload-log.js';
+import { Slots } from './slots.js';
 
 export interface PostgresStoreOptions {
   connectionString: string;
@@ -45,9 +46,16 @@ export class PostgresStore implements Store {
   lastIdleError: Error | undefined;
 
   private readonly applyEvery: number;
+  /**
+   * Uploads hold a connection for as long as their body takes to arrive: they get at most all
+   * but two of the pool (one of a pool up to three), so reports, health checks and batches always
+   * find a connection. Uploads beyond that wait their turn, as on SQLite's writer lock.
+   */
+  private readonly loadSlots: Slots;
 
   constructor(options: PostgresStoreOptions) {
     this.applyEvery = options.applyEvery ?? APPLY_EVERY;
+    this.loadSlots = new Slots(Math.max(1, options.poolMax - Math.min(2, options.poolMax - 1)));
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.poolMax,
@@ -91,7 +99,14 @@ export class PostgresStore implements Store {
   }
 
   async openLoad(table: TableDef, options: LoadOptions): Promise<LoadSession> {
-    return PostgresLoadSession.open(await this.checkout(), table, options, this.applyEvery);
+    const releaseSlot = await this.loadSlots.acquire();
+    try {
+      const held = await this.checkout(releaseSlot);
+      return await PostgresLoadSession.open(held, table, options, this.applyEvery);
+    } catch (error) {
+      releaseSlot();
+      throw error;
+    }
   }
 
   async insertRows(table: TableDef, rows: readonly Row[]): Promise<number> {
@@ -184,7 +199,7 @@ export class PostgresStore implements Store {
   }
 
   /** A pooled connection with an error listener for as long as it is held (node-pg emits on it between queries). */
-  private async checkout(): Promise<HeldClient> {
+  private async checkout(onRelease?: () => void): Promise<HeldClient> {
     const client = await this.guard(() => this.pool.connect());
     let lost: unknown;
     const onError = (error: Error): void => {
@@ -202,6 +217,7 @@ export class PostgresStore implements Store {
         released = true;
         client.off('error', onError);
         client.release(error === undefined ? undefined : error instanceof Error ? error : new Error(String(error)));
+        onRelease?.();
       },
     };
   }
