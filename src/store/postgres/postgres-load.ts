@@ -125,7 +125,7 @@ export class PostgresLoadSession implements LoadSession {
         const found = (await q(this.rejectDuplicatesSql())).rowCount ?? 0;
         const result = await q(
           `INSERT INTO ${this.target} (${this.names.join(', ')})
-           SELECT ${this.staged_('s')} FROM ${STAGE} AS s` +
+           SELECT ${this.columnsOf('s')} FROM ${STAGE} AS s` +
             (found === 0 ? '' : ` WHERE NOT EXISTS (SELECT 1 FROM ${REJECTED} AS r WHERE r.line = s.line)`),
         );
         inserted = result.rowCount ?? 0;
@@ -154,7 +154,7 @@ export class PostgresLoadSession implements LoadSession {
   }
 
   /** The staged row's table columns, qualified by an alias. */
-  private staged_(alias: string): string {
+  private columnsOf(alias: string): string {
     return this.names.map((n) => `${alias}.${n}`).join(', ');
   }
 
@@ -208,7 +208,7 @@ export class PostgresLoadSession implements LoadSession {
       .map((n) => `${n} = EXCLUDED.${n}`)
       .join(', ');
     return `WITH latest AS MATERIALIZED (
-        SELECT DISTINCT ON (s.id) ${this.staged_('s')}, EXISTS (SELECT 1 FROM ${this.target} AS t WHERE t.id = s.id) AS stored
+        SELECT DISTINCT ON (s.id) ${this.columnsOf('s')}, EXISTS (SELECT 1 FROM ${this.target} AS t WHERE t.id = s.id) AS stored
         FROM ${STAGE} AS s
         WHERE NOT EXISTS (SELECT 1 FROM ${REJECTED} AS r WHERE r.line = s.line)
         ORDER BY s.id, s.line DESC
@@ -218,7 +218,8 @@ export class PostgresLoadSession implements LoadSession {
         ON CONFLICT (id) DO ${set === '' ? 'NOTHING' : `UPDATE SET ${set}`}
         RETURNING 1
       )
-      SELECT (SELECT count(*) FROM latest WHERE NOT stored)::int AS inserted, (SELECT count(*) FROM upserted)::int AS applied`;
+      -- A data-modifying WITH runs to completion whether or not it is read.
+      SELECT count(*)::int AS inserted FROM latest WHERE NOT stored`;
   }
 
   /** Waits for the COPY in flight. */
