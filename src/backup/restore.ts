@@ -25,6 +25,7 @@ export async function restoreTable(
   mode: RestoreMode,
   onRow?: (rows: number) => void,
 ): Promise<RestoreResult> {
+  const { importRows } = rowTransfer(store);
   const rows = decodeBackup(source, table);
   const first = await rows.next();
   async function* all(): AsyncIterable<Row> {
@@ -45,7 +46,7 @@ export async function restoreTable(
     }
   }
   try {
-    const restored = await rowTransfer(store).importRows(table, all(), mode);
+    const restored = await importRows(table, all(), mode);
     return { table: table.name, restored, mode };
   } finally {
     // When the store failed before reading every row: stop decoding (not awaited: the body may be stalled).

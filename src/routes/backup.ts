@@ -128,7 +128,10 @@ export default async function backupRoutes(app: FastifyInstance): Promise<void> 
     async (request) => {
       const table = tableOr404((request.params as { table: string }).table);
       const { mode, from } = request.query as { mode: RestoreMode; from?: string };
-      const source = from === undefined ? await restoreBody(request, app.config.UPLOAD_MAX_BYTES) : await fromFolder(request, from);
+      const source =
+        from === undefined
+          ? await restoreBody(request, app.config.UPLOAD_MAX_BYTES, app.config.UPLOAD_IDLE_TIMEOUT_MS)
+          : await fromFolder(request, from);
       const result = await restoreTable(app.store, table, source, mode);
       request.log.info({ ...result, from }, 'table restored');
       return result;
@@ -145,8 +148,8 @@ const hasBody = (request: FastifyRequest): boolean =>
   request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
 
 /** The uploaded Avro file, streamed: a multipart field `file`, or the raw body (see AVRO_TYPES). */
-async function restoreBody(request: FastifyRequest, maxBytes: number): Promise<AsyncIterable<Buffer>> {
-  if (request.isMultipart()) return uploadSource(request, maxBytes);
+async function restoreBody(request: FastifyRequest, maxBytes: number, idleTimeoutMs: number): Promise<AsyncIterable<Buffer>> {
+  if (request.isMultipart()) return uploadSource(request, maxBytes, idleTimeoutMs);
   const type = request.headers['content-type'];
   if (type === undefined && !hasBody(request)) {
     throw new AppError('FILE_MISSING', 'Send the Avro file as the body (Content-Type: application/octet-stream) or ?from=<backup name>');
@@ -157,19 +160,35 @@ async function restoreBody(request: FastifyRequest, maxBytes: number): Promise<A
       `Send the Avro file as multipart/form-data (field "file") or with Content-Type: ${AVRO_TYPES.join(', ')}`,
     );
   }
-  return limited(request, request.body as Readable, maxBytes);
+  return rawBody(request, request.body as Readable, maxBytes, idleTimeoutMs);
 }
 
-/** The raw body, cut at `maxBytes` (413) and with a client gone mid-body told apart (499). */
-async function* limited(request: FastifyRequest, body: Readable, maxBytes: number): AsyncIterable<Buffer> {
+/**
+ * The raw body, as an upload's: cut at `maxBytes` (413), a client silent for `idleTimeoutMs` while
+ * the restore waits for its bytes (408: it must not hold the table's write turn), a client gone
+ * mid-body told apart (499).
+ */
+async function* rawBody(request: FastifyRequest, body: Readable, maxBytes: number, idleTimeoutMs: number): AsyncIterable<Buffer> {
+  const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let bytes = 0;
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(
+          () => reject(new AppError('REQUEST_TIMEOUT', `No bytes of the file arrived for ${idleTimeoutMs} ms; nothing was restored`)),
+          idleTimeoutMs,
+        );
+      });
+      const next = await Promise.race([chunks.next(), idle]).finally(() => clearTimeout(timer));
+      if (next.done === true) return;
+      bytes += next.value.length;
       if (bytes > maxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`);
-      yield chunk;
+      yield next.value;
     }
   } catch (error) {
+    // Reading stops here, the request left open (destroying it would cut the answer's socket):
+    // the error handler closes the connection after its answer.
     if (error instanceof AppError) throw error;
     if (request.raw.destroyed || request.raw.readableAborted) throw new SourceAbortedError('the client went away');
     throw error;
