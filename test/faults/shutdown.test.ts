@@ -2,9 +2,12 @@ import { connect, type Socket } from 'node:net';
 import { request } from 'node:http';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { listen } from '../helpers/app.js';
+import { BACKENDS } from '../helpers/backends.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { sqliteFile, startWrappedApp } from './support/app.js';
+import { counts, sqliteFile } from './support/app.js';
 import { sleep, waitFor } from './support/http.js';
 
 const rows = (from: number, to: number): string => {
@@ -42,73 +45,74 @@ function slowUpload(url: string) {
   return { req, answer };
 }
 
-describe('graceful shutdown (closeGracefully, as SIGTERM runs it)', () => {
-  it('refuses new work, lets in-flight requests finish, then cuts what is left, which rolls back, and closes the database', async () => {
-    const db = await sqliteFile();
-    const t = await startWrappedApp(async () => db, {}, { SHUTDOWN_GRACE_MS: 1500 });
-    const url = await listen(t.app);
+for (const backend of BACKENDS) {
+  describe.skipIf(!backend.available)(`graceful shutdown (closeGracefully, as SIGTERM runs it) [${backend.name}]`, () => {
+    it('refuses new work, lets in-flight requests finish, then cuts what is left, which rolls back, and closes the database', async () => {
+      // The production wiring: buildApp opens the store and closes it when the app closes.
+      const db = backend.name === 'sqlite' ? await sqliteFile() : await backend.create();
+      const app = await buildApp(loadConfig({}, { LOG_LEVEL: 'silent', DATABASE_URL: db.url, SHUTDOWN_GRACE_MS: 1500 }));
+      const url = await listen(app);
 
-    // A: an upload on a raw socket that will finish within the grace period.
-    const a = rawClient(url);
-    a.socket.write('POST /upload/departments HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n');
-    a.socket.write(chunk(rows(1, 100)));
-    // B: an upload that never finishes.
-    const b = slowUpload(url);
-    b.req.write(rows(1001, 1200));
-    // C: a request whose headers are not complete yet when closing starts.
-    const c = rawClient(url);
-    c.socket.write('GET /tables HTTP/1.1\r\nHost: x\r\nX-Request-Id: after-close\r\n');
-    await sleep(400);
+      // A: an upload on a raw socket that will finish within the grace period.
+      const a = rawClient(url);
+      a.socket.write('POST /upload/departments HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n');
+      a.socket.write(chunk(rows(1, 100)));
+      // B: an upload that never finishes.
+      const b = slowUpload(url);
+      b.req.write(rows(1001, 1200));
+      // C: a request whose headers are not complete yet when closing starts.
+      const c = rawClient(url);
+      c.socket.write('GET /tables HTTP/1.1\r\nHost: x\r\nX-Request-Id: after-close\r\n');
+      await sleep(400);
 
-    const started = performance.now();
-    const closing = t.app.closeGracefully();
-    await sleep(100);
+      const started = performance.now();
+      const closing = app.closeGracefully();
+      await sleep(100);
 
-    // No new connections.
-    await expect(fetch(`${url}/health`)).rejects.toThrow();
-    // C's request arrives after closing started: 503 in the one error shape, and the connection
-    // closes. (Had the server not yet read C's first bytes when closing started, it counted C as
-    // idle and closed it unanswered, which is also fine: nothing was asked.)
-    c.socket.write('\r\n');
-    await c.closed;
-    if (c.received() === '') {
-      console.log('C was closed as idle before its request was read');
-    } else {
-      expect(c.received()).toMatch(/^HTTP\/1\.1 503/);
-      expect(c.received()).toMatch(/retry-after: 1/i);
-      expect(c.received()).toMatch(/x-request-id: after-close/i);
-      expect(c.received()).toMatch(/connection: close/i);
-      expect(c.received()).toContain('"error":"SHUTTING_DOWN"');
-    }
-    // A completes normally, and its connection is closed after the answer.
-    a.socket.write(chunk(rows(101, 200)) + '0\r\n\r\n');
-    await a.closed;
-    expect(a.received()).toMatch(/^HTTP\/1\.1 200/);
-    expect(a.received()).toContain('"status":"committed"');
+      // No new connections.
+      await expect(fetch(`${url}/health`)).rejects.toThrow();
+      // C's request arrives after closing started: 503 in the one error shape, and the connection
+      // closes. (Had the server not yet read C's first bytes when closing started, it counted C as
+      // idle and closed it unanswered, which is also fine: nothing was asked.)
+      c.socket.write('\r\n');
+      await c.closed;
+      if (c.received() === '') {
+        console.log('C was closed as idle before its request was read');
+      } else {
+        expect(c.received()).toMatch(/^HTTP\/1\.1 503/);
+        expect(c.received()).toMatch(/retry-after: 1/i);
+        expect(c.received()).toMatch(/x-request-id: after-close/i);
+        expect(c.received()).toMatch(/connection: close/i);
+        expect(c.received()).toContain('"error":"SHUTTING_DOWN"');
+      }
+      // A completes normally, and its connection is closed after the answer.
+      a.socket.write(chunk(rows(101, 200)) + '0\r\n\r\n');
+      await a.closed;
+      expect(a.received()).toMatch(/^HTTP\/1\.1 200/);
+      expect(a.received()).toContain('"status":"committed"');
 
-    // B is cut when the grace period is over; closing then completes.
-    expect(await b.answer).toBe('connection lost');
-    await closing;
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeGreaterThanOrEqual(1400);
-    expect(elapsed).toBeLessThan(1500 + 5000);
-    await t.base.close();
+      // B is cut when the grace period is over; closing then completes.
+      expect(await b.answer).toBe('connection lost');
+      await closing;
+      const elapsed = performance.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(1400);
+      expect(elapsed).toBeLessThan(1500 + 5000);
 
-    // A's rows are stored, none of B's; B's report says aborted (it ran before the database closed).
-    const check = new Database(db.path, { readonly: true });
-    try {
-      expect(check.prepare('SELECT count(*) FROM departments').pluck().get()).toBe(200);
-      expect(check.prepare('SELECT count(*) FROM departments WHERE id > 1000').pluck().get()).toBe(0);
-      expect(check.prepare('SELECT status, received FROM uploads ORDER BY started_at').all()).toEqual([
-        { status: 'committed', received: 200 },
-        { status: 'aborted', received: 200 },
-      ]);
-    } finally {
-      check.close();
-      await db.drop();
-    }
+      // A's rows are stored, none of B's; B's report says aborted (it ran before the database closed).
+      const after = await buildApp(loadConfig({}, { LOG_LEVEL: 'silent', DATABASE_URL: db.url }));
+      try {
+        expect(await counts(after)).toEqual({ departments: 200, jobs: 0, hired_employees: 0 });
+        expect(await after.store.query('SELECT status, received FROM uploads ORDER BY started_at', [])).toEqual([
+          { status: 'committed', received: 200 },
+          { status: 'aborted', received: 200 },
+        ]);
+      } finally {
+        await after.close();
+        await db.drop();
+      }
+    });
   });
-});
+}
 
 describe('SIGTERM on the server process', () => {
   let server: ServerProcess | undefined;
