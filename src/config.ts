@@ -51,6 +51,8 @@ export const ConfigSchema = Type.Object({
   HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   /** Longest wait for the next bytes of an upload's body, in ms; beyond, 408 and the upload rolled back. */
   UPLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30_000 }),
+  /** How long a SQLite write waits for another process's lock before answering 503, in ms. */
+  SQLITE_BUSY_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 5000 }),
   /** Most fields in one CSV record; a record with more makes the upload a 400 (CSV_MALFORMED). */
   CSV_MAX_FIELDS: Type.Integer({ minimum: 1, default: 1000 }),
 });

@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { listen } from '../helpers/app.js';
 import { ROOT } from '../helpers/server-process.js';
 import { sqliteFile } from './support/app.js';
@@ -40,20 +39,17 @@ const json = (body: unknown) => ({
   body: JSON.stringify(body),
 });
 
-describe('SQLite locked by another process', () => {
+describe('SQLite locked by another process (SQLITE_BUSY_TIMEOUT_MS)', () => {
   let app: FastifyInstance;
-  let store: SqliteStore;
   let url: string;
   let db: Awaited<ReturnType<typeof sqliteFile>>;
   beforeAll(async () => {
     db = await sqliteFile();
-    store = new SqliteStore({ path: db.path, busyTimeoutMs: BUSY_TIMEOUT_MS });
-    app = await buildApp(loadConfig({}, { LOG_LEVEL: 'silent', DATABASE_URL: db.url }), { store });
+    app = await buildApp(loadConfig({}, { LOG_LEVEL: 'silent', DATABASE_URL: db.url, SQLITE_BUSY_TIMEOUT_MS: BUSY_TIMEOUT_MS }));
     url = await listen(app);
   });
   afterAll(async () => {
     await app?.close();
-    await store?.close();
     await db?.drop();
   });
 
