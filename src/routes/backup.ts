@@ -42,15 +42,18 @@ export default async function backupRoutes(app: FastifyInstance): Promise<void> 
     if (!app.hasContentTypeParser(type)) app.addContentTypeParser(type, (_request, payload, done) => done(null, payload));
   }
 
+  // A backup holds every row of a table (every employee's name): unlike the aggregate reports,
+  // downloading or listing them needs the key too.
   app.get(
     '/backup/:table',
     {
+      preHandler: app.requireKey,
       schema: {
         tags: ['backup'],
         summary: 'Download a table as an Avro object container file (deflate), streamed',
         produces: ['avro/binary'],
         params: TableParamSchema,
-        response: { 200: Type.String({ format: 'binary', description: 'The Avro file' }), ...errorResponses(404, 503) },
+        response: { 200: Type.String({ format: 'binary', description: 'The Avro file' }), ...errorResponses(401, 404, 503) },
       },
     },
     async (request, reply) => {
@@ -87,6 +90,7 @@ export default async function backupRoutes(app: FastifyInstance): Promise<void> 
   app.get(
     '/backups',
     {
+      preHandler: app.requireKey,
       schema: {
         tags: ['backup'],
         summary: 'The backups in BACKUP_DIR, newest first',

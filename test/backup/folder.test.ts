@@ -93,11 +93,13 @@ describe('backup and restore with API_KEY set', () => {
   });
   afterAll(() => t?.close());
 
-  it('requires the key for POST /backup and POST /restore (401, nothing written), not for reading', async () => {
+  it('requires the key to take, list, download and restore backups (401, nothing written)', async () => {
     expect((await t.app.inject({ method: 'POST', url: '/backup' })).statusCode).toBe(401);
     expect(readdirSync(t.dir)).toEqual([]);
-    const file = (await t.app.inject('/backup/jobs')).rawPayload;
-    expect((await t.app.inject('/backups')).statusCode).toBe(200);
+    expect((await t.app.inject('/backup/jobs')).statusCode).toBe(401);
+    expect((await t.app.inject('/backups')).statusCode).toBe(401);
+    const file = (await t.app.inject({ url: '/backup/jobs', headers: auth(KEY) })).rawPayload;
+    expect((await t.app.inject({ url: '/backups', headers: auth(KEY) })).statusCode).toBe(200);
     const before = await dump(t.store);
     const anonymous = await restore(t.app, 'jobs', file, '?mode=replace');
     expect(anonymous.statusCode).toBe(401);

@@ -15,6 +15,11 @@ describe('API keys: 401 and 403', () => {
     { method: 'POST' as const, url: '/upload/jobs', payload: '1,a\n', headers: { 'content-type': 'text/csv' } },
     { method: 'POST' as const, url: '/batch/jobs', payload: [{ id: 1, job: 'a' }] },
     { method: 'POST' as const, url: '/reset-db' },
+    // Backups hold every row: taking, listing, downloading and restoring them need the key too.
+    { method: 'POST' as const, url: '/backup' },
+    { method: 'GET' as const, url: '/backups' },
+    { method: 'GET' as const, url: '/backup/hired_employees' },
+    { method: 'POST' as const, url: '/restore/jobs', payload: 'Obj', headers: { 'content-type': 'avro/binary' } },
   ];
 
   it('answers 401 with WWW-Authenticate: Bearer to a missing, malformed or unknown key, never naming a key', async () => {
