@@ -5,6 +5,7 @@ import { quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
 import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
+import { exportPostgresRows, importPostgresRows } from './postgres-backup.js';
 import { APPLY_EVERY, PostgresLoadSession, type HeldClient } from './postgres-load.js';
 import { insertUploadLog, readRejects, readUpload } from './postgres-upload-log.js';
 import { Slots } from './slots.js';
@@ -168,6 +169,24 @@ export class PostgresStore implements Store {
   async query(sql: string, params: readonly (string | number)[]): Promise<ReportRow[]> {
     const { rows } = await this.guard(() => this.pool.query<ReportRow>(sql, [...params]));
     return rows;
+  }
+
+  /**
+   * Backup (see postgres-backup.ts). No upload slot: an export is a read, and one could feed an
+   * import (which takes one) in the same process.
+   */
+  exportRows(table: TableDef): AsyncIterable<Row> {
+    return exportPostgresRows(this.pool, table);
+  }
+
+  /** Restore (see postgres-backup.ts): holds its connection while the file arrives, like an upload. */
+  async importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge'): Promise<number> {
+    const releaseSlot = await this.loadSlots.acquire();
+    try {
+      return await importPostgresRows(this.pool, table, rows, mode);
+    } finally {
+      releaseSlot();
+    }
   }
 
   /**
