@@ -98,13 +98,18 @@ export function uploadFile(
     dry_run: String(options.dryRun),
     on_conflict: options.update ? 'update' : 'reject',
   });
+  return sendFile<UploadReport>(`upload/${table}?${query.toString()}`, file, options.apiKey, onProgress);
+}
+
+/** POSTs `file` as the multipart field `file` and answers the JSON reply (see uploadFile for `onProgress`). */
+function sendFile<T>(url: string, file: File, apiKey: string, onProgress: (sent: number, total: number) => void): Promise<T> {
   const body = new FormData();
   body.append('file', file, file.name);
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', `upload/${table}?${query.toString()}`);
+    xhr.open('POST', url);
     xhr.setRequestHeader('accept', 'application/json');
-    if (options.apiKey !== '') xhr.setRequestHeader('authorization', `Bearer ${options.apiKey}`);
+    if (apiKey !== '') xhr.setRequestHeader('authorization', `Bearer ${apiKey}`);
     xhr.upload.addEventListener('progress', (event) => {
       if (event.lengthComputable) onProgress(event.loaded, event.total);
     });
@@ -116,7 +121,7 @@ export function uploadFile(
     xhr.addEventListener('load', () => {
       if (xhr.status >= 200 && xhr.status < 300) {
         try {
-          resolve(JSON.parse(xhr.responseText) as UploadReport);
+          resolve(JSON.parse(xhr.responseText) as T);
         } catch {
           reject(new ApiError(xhr.status, '', 'The server sent an answer that is not JSON'));
         }
@@ -128,4 +133,114 @@ export function uploadFile(
     xhr.addEventListener('abort', () => reject(new ApiError(0, 'ABORTED', 'The upload was cancelled')));
     xhr.send(body);
   });
+}
+
+// Backups (docs/backup.md). They hold every row, so every call sends the key: in a header, never in a URL.
+
+export type RestoreMode = 'replace' | 'merge';
+
+export interface WrittenBackup {
+  name: string;
+  table: string;
+  rows: number;
+  bytes: number;
+  created_at: string;
+}
+
+export interface BackupFile {
+  name: string;
+  /** Null when the file is not an Avro container. */
+  table: string | null;
+  /** Null when the file is not an Avro container. */
+  rows: number | null;
+  bytes: number;
+  created_at: string;
+  /** False when the file ends inside a block: it cannot be restored. */
+  complete: boolean;
+}
+
+export interface RestoreResult {
+  table: string;
+  restored: number;
+  mode: RestoreMode;
+}
+
+const authHeaders = (apiKey: string): Record<string, string> =>
+  apiKey === '' ? { accept: 'application/json' } : { accept: 'application/json', authorization: `Bearer ${apiKey}` };
+
+/** fetch with the key; a 2xx answer is returned, anything else thrown as an ApiError. */
+async function keyed(method: 'GET' | 'POST', url: string, apiKey: string): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url, { method, headers: authHeaders(apiKey) });
+  } catch {
+    throw errorFrom(0, '');
+  }
+  if (!response.ok) throw errorFrom(response.status, await response.text());
+  return response;
+}
+
+async function keyedJson<T>(method: 'GET' | 'POST', url: string, apiKey: string): Promise<T> {
+  const text = await (await keyed(method, url, apiKey)).text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ApiError(200, '', 'The server sent an answer that is not JSON');
+  }
+}
+
+export const backupAll = (apiKey: string) => keyedJson<{ files: WrittenBackup[] }>('POST', 'backup', apiKey);
+export const listBackups = (apiKey: string) => keyedJson<{ backups: BackupFile[] }>('GET', 'backups', apiKey);
+
+export const restoreFromBackup = (table: string, name: string, mode: RestoreMode, apiKey: string) =>
+  keyedJson<RestoreResult>('POST', `restore/${encodeURIComponent(table)}?${new URLSearchParams({ mode, from: name }).toString()}`, apiKey);
+
+export const restoreFromFile = (
+  table: TableName,
+  file: File,
+  mode: RestoreMode,
+  apiKey: string,
+  onProgress: (sent: number, total: number) => void,
+) => sendFile<RestoreResult>(`restore/${table}?${new URLSearchParams({ mode }).toString()}`, file, apiKey, onProgress);
+
+/** The file name of a Content-Disposition header (`attachment; filename="jobs-….avro"`), if it gives one. */
+export function attachmentName(header: string | null): string | undefined {
+  const match = header === null ? null : /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(header);
+  if (match === null) return undefined;
+  try {
+    return decodeURIComponent(match[1]!.trim());
+  } catch {
+    return match[1]!.trim();
+  }
+}
+
+/**
+ * Downloads a table as an Avro file. The GET needs the key in a header, which a plain link
+ * cannot send: the body is fetched into a Blob, then saved through a temporary object URL.
+ * Answers the file's name and size.
+ */
+export async function downloadBackup(table: TableName, apiKey: string): Promise<{ name: string; bytes: number }> {
+  const response = await keyed('GET', `backup/${table}`, apiKey);
+  const name = attachmentName(response.headers.get('content-disposition')) ?? `${table}.avro`;
+  let blob: Blob;
+  try {
+    blob = await response.blob();
+  } catch {
+    // The server closes the connection when it fails mid-file: what arrived is not a whole backup.
+    throw new ApiError(0, '', 'The download was cut short: try again');
+  }
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.hidden = true;
+  document.body.append(link);
+  try {
+    link.click();
+  } finally {
+    link.remove();
+    // Revoked later: revoking at once may cancel the save that the click started.
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  }
+  return { name, bytes: blob.size };
 }

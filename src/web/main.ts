@@ -1,4 +1,5 @@
-// The dashboard's entry point: wires the three sections, then reads what is stored.
+// The dashboard's entry point: wires the four sections, then reads what is stored.
+import { setupBackups } from './backups.js';
 import { refreshReports, setupReports } from './reports.js';
 import { refreshTables, setupTables } from './tables.js';
 import { setupUpload } from './upload.js';
@@ -10,4 +11,6 @@ const refresh = async (): Promise<void> => {
 setupTables();
 setupReports();
 setupUpload(refresh);
+// After a restore, the tables and reports are read again, as after an upload.
+setupBackups(refresh);
 void refresh();

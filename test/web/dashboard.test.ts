@@ -3,40 +3,16 @@
  * server (startApp + listen) on a fresh SQLite database. Never `playwright install`: .ci/run
  * installs `chromium` with apt-get when it is missing.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { WEB_ROOT } from '../../src/routes/dashboard.js';
 import { listen, startApp, type TestApp } from '../helpers/app.js';
 import { sqliteBackend } from '../helpers/backends.js';
 import { expectedReports } from '../helpers/http.js';
+import { ROOT, ensureBuilt, historical, launchChromium, poll, reportsReady, tableCounts } from './support.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const historical = (name: string): string => join(ROOT, 'data/historical', `${name}.csv`);
 const expected = expectedReports();
-
-/** `make test` builds first; a bare `vitest run` after editing src/web rebuilds here. */
-function ensureBuilt(): void {
-  const built = join(WEB_ROOT, 'app.js');
-  const sources = join(ROOT, 'src/web');
-  const newest = Math.max(...readdirSync(sources).map((name) => statSync(join(sources, name)).mtimeMs));
-  if (existsSync(built) && existsSync(join(WEB_ROOT, 'index.html')) && statSync(built).mtimeMs >= newest) return;
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-web.mjs'), '--no-check'], { cwd: ROOT, stdio: 'pipe' });
-}
 
 // What page.evaluate sees: the tests' tsconfig has no DOM lib, so the page's globals are typed here.
 interface ChartView {
@@ -77,18 +53,6 @@ async function cardCounts(page: Page, fileName: string): Promise<Record<string, 
   return Object.fromEntries(labels.map((label, i) => [label, Number(values[i]!.replace(/,/g, ''))]));
 }
 
-async function tableCounts(page: Page): Promise<Record<string, number>> {
-  const rows = await page
-    .locator('#table-counts tbody tr')
-    .evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-table'), (tr as unknown as { innerText: string }).innerText]));
-  return Object.fromEntries(rows.map(([name, text]) => [name, Number(text!.split('\t').pop()!.replace(/,/g, ''))]));
-}
-
-/** expect.poll with room for a loaded machine (the suite runs two test files at a time). */
-const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 20_000, interval: 50 });
-
-const reportsReady = (page: Page) => page.locator('#reports[aria-busy="false"]').waitFor();
-
 describe('dashboard (Chromium)', () => {
   let browser: Browser;
   let t: TestApp;
@@ -98,10 +62,7 @@ describe('dashboard (Chromium)', () => {
 
   beforeAll(async () => {
     ensureBuilt();
-    [browser, t] = await Promise.all([
-      chromium.launch({ executablePath: CHROMIUM, args: ARGS }),
-      startApp(sqliteBackend, { UPLOAD_MAX_BYTES: 50 * 1024 ** 2 }),
-    ]);
+    [browser, t] = await Promise.all([launchChromium(), startApp(sqliteBackend, { UPLOAD_MAX_BYTES: 50 * 1024 ** 2 })]);
     base = `${await listen(t.app)}/`;
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   });
