@@ -8,7 +8,6 @@ import { TABLE_NAMES, type TableDef, type TableName } from '../tables.js';
 import { TABLE_KEY } from './avro-schema.js';
 import { scanContainer } from './container-scan.js';
 import { encodeBackup } from './encode.js';
-import { rowTransfer } from './row-transfer.js';
 
 /** A backup file in the backup folder. */
 export interface BackupFile {
@@ -113,7 +112,7 @@ export async function writeBackup(
   let rows = 0;
   try {
     await pipeline(
-      encodeBackup(table, rowTransfer(store).exportRows(table), {
+      encodeBackup(table, store.exportRows(table), {
         onRow: (n) => {
           rows = n;
           onRow?.(n);

@@ -1,7 +1,6 @@
 import type { Store } from '../store/store.js';
 import type { Row, TableDef, TableName } from '../tables.js';
 import { decodeBackup } from './decode.js';
-import { rowTransfer } from './row-transfer.js';
 
 export type RestoreMode = 'replace' | 'merge';
 
@@ -25,7 +24,6 @@ export async function restoreTable(
   mode: RestoreMode,
   onRow?: (rows: number) => void,
 ): Promise<RestoreResult> {
-  const { importRows } = rowTransfer(store);
   const rows = decodeBackup(source, table);
   const first = await rows.next();
   async function* all(): AsyncIterable<Row> {
@@ -46,7 +44,7 @@ export async function restoreTable(
     }
   }
   try {
-    const restored = await importRows(table, all(), mode);
+    const restored = await store.importRows(table, all(), mode);
     return { table: table.name, restored, mode };
   } finally {
     // When the store failed before reading every row: stop decoding (not awaited: the body may be stalled).

@@ -4,7 +4,6 @@ import { Type } from 'typebox';
 import { backupName, listBackups, openBackup, writeBackup } from '../backup/backup-dir.js';
 import { encodeBackup } from '../backup/encode.js';
 import { restoreTable, type RestoreMode } from '../backup/restore.js';
-import { rowTransfer } from '../backup/row-transfer.js';
 import { AppError } from '../errors.js';
 import { SourceAbortedError } from '../ingest/upload.js';
 import { TableParamSchema, errorResponses } from '../schemas.js';
@@ -58,7 +57,7 @@ export default async function backupRoutes(app: FastifyInstance): Promise<void> 
     },
     async (request, reply) => {
       const table = tableOr404((request.params as { table: string }).table);
-      const rows = rowTransfer(app.store).exportRows(table);
+      const rows = app.store.exportRows(table);
       return reply
         .type('avro/binary')
         .header('content-disposition', `attachment; filename="${backupName(table, new Date())}"`)

@@ -105,21 +105,17 @@ export interface Store {
   query(sql: string, params: readonly (string | number)[]): Promise<ReportRow[]>;
   /** Empties the three tables (and the report counts derived from them). */
   reset(): Promise<void>;
-  /*
-   * Backup and restore (issue 8). Optional only until PostgresStore delegates to
-   * postgres-backup.ts (its engineer's file); then both become required.
-   */
   /**
    * Streams a table's rows in id order, as stored (datetimes as canonical UTC text), from one
    * consistent snapshot where the backend gives one. Memory stays flat however large the table;
    * stopping the iteration early releases the cursor.
    */
-  exportRows?(table: TableDef): AsyncIterable<Row>;
+  exportRows(table: TableDef): AsyncIterable<Row>;
   /**
    * Writes `rows` into a table in one transaction, taking the table's writer turn like an
    * upload. `replace`: the table's content becomes exactly `rows`; `merge`: upsert by id. The
    * report counts stay exact (the triggers fire). Any error, from the store or thrown by `rows`,
    * rolls everything back; a repeated id in `rows` is BACKUP_INVALID. Resolves with the rows written.
    */
-  importRows?(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge'): Promise<number>;
+  importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge'): Promise<number>;
 }

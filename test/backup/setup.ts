@@ -5,8 +5,6 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openStore } from '../../src/store/open-store.js';
-import { exportPostgresRows, importPostgresRows } from '../../src/store/postgres/postgres-backup.js';
-import type { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { ReportRow, Store } from '../../src/store/store.js';
 import { TABLE_NAMES } from '../../src/tables.js';
 import { BACKENDS, type Backend, type TestDatabase } from '../helpers/backends.js';
@@ -40,22 +38,6 @@ export interface BackupApp {
   close(): Promise<void>;
 }
 
-/**
- * Until PostgresStore delegates to postgres-backup.ts itself (its engineer's file), the tests
- * give it the two methods the same way; a no-op once it has them.
- */
-function withRowTransfer(store: Store): Store {
-  if (store.dialect === 'postgres' && store.exportRows === undefined) {
-    const pool = (store as PostgresStore).pool;
-    Object.assign(store, {
-      exportRows: (table: Parameters<typeof exportPostgresRows>[1]) => exportPostgresRows(pool, table),
-      importRows: (...args: [Parameters<typeof importPostgresRows>[1], Parameters<typeof importPostgresRows>[2], 'replace' | 'merge']) =>
-        importPostgresRows(pool, ...args),
-    });
-  }
-  return store;
-}
-
 /** The production app on a fresh database of a backend, with a BACKUP_DIR of its own. */
 export async function startBackupApp(backend: Backend, overrides: Partial<Config> = {}): Promise<BackupApp> {
   const db = await backend.create();
@@ -64,7 +46,7 @@ export async function startBackupApp(backend: Backend, overrides: Partial<Config
     {},
     { LOG_LEVEL: 'silent', BACKUP_DIR: dir, UPLOAD_MAX_BYTES: 64 * 1024 * 1024, ...overrides, DATABASE_URL: db.url },
   );
-  const store = withRowTransfer(await openStore(config));
+  const store = await openStore(config);
   const app = await buildApp(config, { store });
   return {
     app,
