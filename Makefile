@@ -40,11 +40,13 @@ test: env build
 server: all build
 	npm start
 
-# Frees the port, then runs the server in watch mode (rebuilds on change).
-run: env
+# Frees the port, then runs the server in watch mode: TypeScript and the dashboard rebuild on
+# change, and Node restarts when dist/ changes.
+run: build
 	-@fuser -k $(PORT)/tcp 2>/dev/null || true
 	npx tsc -p tsconfig.build.json --watch --preserveWatchOutput & \
-	node scripts/copy-assets.mjs && sleep 3 && node --watch dist/server.js
+	node scripts/build-web.mjs --watch & \
+	node --watch-path=dist dist/server.js
 
 load: build
 	node dist/cli/load.js data/historical
