@@ -73,12 +73,12 @@ export class CsvRecordReader {
       }
       const record = this.readRecord(text, i, final, line);
       if (record === undefined) break;
-      if (record.record.raw.length > this.maxRecordChars) {
+      if (record.raw.length > this.maxRecordChars) {
         throw new CsvSyntaxError(`line ${line}: record longer than ${this.maxRecordChars} characters`, line);
       }
-      out.push(record.record);
-      line = record.nextLine;
-      i = record.next;
+      out.push(record);
+      line = this.nextLine;
+      i = this.next;
     }
     this.rest = i < n ? text.slice(i) : '';
     this.line = line;
@@ -87,13 +87,12 @@ export class CsvRecordReader {
     }
   }
 
-  /** Reads the record at `start`; undefined when its end is not in `text` yet. */
-  private readRecord(
-    text: string,
-    start: number,
-    final: boolean,
-    line: number,
-  ): { record: CsvRecord; next: number; nextLine: number } | undefined {
+  /** Where the record `readRecord` returned last ends, and the line after it (no object per record). */
+  private next = 0;
+  private nextLine = 1;
+
+  /** Reads the record at `start`; undefined when its end is not in `text` yet. Sets `next` and `nextLine`. */
+  private readRecord(text: string, start: number, final: boolean, line: number): CsvRecord | undefined {
     const n = text.length;
     const fields: string[] = [];
     let j = start;
@@ -131,7 +130,9 @@ export class CsvRecordReader {
       }
       if (j >= n) {
         if (!final) return undefined;
-        return { record: { line, fields, raw: text.slice(start, n) }, next: n, nextLine: line + breaksIn(text, start, n, quoted) };
+        this.next = n;
+        this.nextLine = line + breaksIn(text, start, n, quoted);
+        return { line, fields, raw: text.slice(start, n) };
       }
       const d = text.charCodeAt(j);
       if (d === COMMA) {
@@ -139,9 +140,9 @@ export class CsvRecordReader {
         continue;
       }
       if (d === CR && j + 1 >= n && !final) return undefined;
-      const raw = text.slice(start, j);
-      const next = d === CR && j + 1 < n && text.charCodeAt(j + 1) === LF ? j + 2 : j + 1;
-      return { record: { line, fields, raw }, next, nextLine: line + 1 + breaksIn(text, start, j, quoted) };
+      this.next = d === CR && j + 1 < n && text.charCodeAt(j + 1) === LF ? j + 2 : j + 1;
+      this.nextLine = line + 1 + breaksIn(text, start, j, quoted);
+      return { line, fields, raw: text.slice(start, j) };
     }
   }
 }

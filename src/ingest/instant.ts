@@ -12,6 +12,10 @@ const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400
  * or `undefined` when the text is not a real instant (`2021-02-30T10:00:00Z` is not).
  */
 export function normalizeInstant(text: string): string | undefined {
+  if (text.length === 20) {
+    const canonical = canonicalUtc(text);
+    if (canonical !== 'other') return canonical;
+  }
   const m = INSTANT.exec(text);
   if (m === null) return undefined;
   const year = Number(m[1]);
@@ -48,4 +52,41 @@ export function formatInstant(date: Date): string {
   const iso = date.toISOString();
   // toISOString writes years beyond 9999 or below 0 with a sign; both are excluded upstream.
   return iso.endsWith('.000Z') ? `${iso.slice(0, 19)}Z` : iso;
+}
+
+const digitAt = (text: string, i: number): number => {
+  const d = text.charCodeAt(i) - 48;
+  return d >= 0 && d <= 9 ? d : Number.NaN;
+};
+const two = (text: string, i: number): number => digitAt(text, i) * 10 + digitAt(text, i + 1);
+
+/**
+ * The common case without the regular expression and its dozen capture strings per row:
+ * `YYYY-MM-DDTHH:MM:SSZ`, already canonical, is returned as is when it is a real instant, or
+ * undefined when it is not; anything else is `other`, for the general parser. Same answers as
+ * the general path for every 20-character text of that shape (test/ingest/instant.test.ts).
+ */
+function canonicalUtc(text: string): string | undefined | 'other' {
+  if (
+    text.charCodeAt(4) !== 45 || // -
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 || // T
+    text.charCodeAt(13) !== 58 || // :
+    text.charCodeAt(16) !== 58 ||
+    text.charCodeAt(19) !== 90 // Z
+  ) {
+    return 'other';
+  }
+  const year = two(text, 0) * 100 + two(text, 2);
+  const month = two(text, 5);
+  const day = two(text, 8);
+  const hour = two(text, 11);
+  const minute = two(text, 14);
+  const second = two(text, 17);
+  // NaN (a non-digit) fails every comparison below, like the regular expression would.
+  if (!(year >= 1 && month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59)) {
+    return Number.isNaN(year + month + day + hour + minute + second) ? 'other' : undefined;
+  }
+  const maxDay = month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1]!;
+  return day > maxDay ? undefined : text;
 }

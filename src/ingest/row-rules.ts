@@ -58,9 +58,39 @@ export function checkFields(table: TableDef, fields: readonly string[], strict: 
       incomplete = true;
       continue;
     }
+    const fast = quickConvert(column, text);
+    if (fast !== undefined) {
+      values[i] = fast;
+      continue;
+    }
     const converted = convertField(column, text);
     if ('reason' in converted) return { ok: false, reason: converted.reason, field: column.name };
     values[i] = converted.value;
   }
   return { ok: true, values, incomplete };
+}
+
+/**
+ * The value `convertField` gives a valid field of the common shapes (plain digits, a canonical
+ * UTC instant, text without NUL or U+FFFD), without its result objects; undefined for anything
+ * else, which `convertField` then answers. Called for each of millions of fields per upload.
+ */
+function quickConvert(column: ColumnDef, text: string): string | number | undefined {
+  switch (column.type) {
+    case 'integer': {
+      const n = text.length;
+      if (n > 15) return undefined;
+      let value = 0;
+      for (let i = 0; i < n; i++) {
+        const d = text.charCodeAt(i) - 48;
+        if (d < 0 || d > 9) return undefined;
+        value = value * 10 + d;
+      }
+      return value > 0 ? value : undefined;
+    }
+    case 'datetime':
+      return normalizeInstant(text);
+    case 'text':
+      return text.includes('\u0000') || text.includes('\uFFFD') ? undefined : text;
+  }
 }

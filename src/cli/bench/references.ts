@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { WRITER_CACHE_SIZE } from '../../store/sqlite/sqlite-store.js';
 import { TABLES } from '../../tables.js';
 import { freshPostgres, freshSqlite, migrate, type FreshDatabase } from './databases.js';
 
@@ -42,7 +43,7 @@ function childCpuSeconds(output: string): number | undefined {
 
 /**
  * `sqlite3` CLI: the schema of a migrated database (every table, index and trigger, from its
- * sqlite_master), WAL and synchronous=NORMAL as the server; then, timed as one command and one
+ * sqlite_master), WAL, synchronous=NORMAL and the page cache of the server's writer; then, timed as one command and one
  * transaction, `.import` into a temporary table and INSERT … SELECT NULLIF(…) so that empty
  * fields become NULL as the service stores them.
  */
@@ -60,6 +61,7 @@ export function sqliteReference(schema: string[]): Reference | string {
         await run('sqlite3', [db.where], `PRAGMA journal_mode = WAL;\n${schema.map((s) => `${s};`).join('\n')}\n`);
         const script = [
           'PRAGMA synchronous = NORMAL;',
+          `PRAGMA cache_size = ${WRITER_CACHE_SIZE};`,
           'BEGIN;',
           staging,
           `.import --csv --schema temp '${file.replaceAll("'", "''")}' staging`,

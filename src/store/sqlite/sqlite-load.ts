@@ -6,6 +6,10 @@ import { mapSqliteError } from './errors.js';
 import { HireCountBuffer } from './hire-count-buffer.js';
 import { insertUploadLog } from './sqlite-upload-log.js';
 
+/** Rows inserted between two turns of the event loop (~2-5 ms of SQLite work). */
+const ROWS_PER_TURN = 256;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * One upload's transaction on the writer connection. Each chunk is inserted synchronously with
  * prepared statements (a chunk blocks the event loop for a few milliseconds only); a duplicate
@@ -47,13 +51,26 @@ export class SqliteLoadSession implements LoadSession {
         )
       : [];
     db.exec('BEGIN IMMEDIATE');
-    this.counts = table.name === 'hired_employees' ? hireCountBuffer(db, table) : undefined;
+    try {
+      this.counts = table.name === 'hired_employees' ? hireCountBuffer(db, table) : undefined;
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   async write(rows: readonly StagedRow[]): Promise<LoadOutcome> {
     const outcome: LoadOutcome = { inserted: 0, updated: 0, incomplete: 0, rejected: [] };
     try {
+      let sinceTurn = 0;
       for (const row of rows) {
+        // better-sqlite3 is synchronous: give other requests a turn every few milliseconds of
+        // inserts, whatever the batch size. (Node reads up to 32 socket buffers per poll and runs
+        // this loop for each, so without it a fast client stalls the event loop for seconds.)
+        if (++sinceTurn > ROWS_PER_TURN) {
+          await nextTurn();
+          sinceTurn = 0;
+        }
         const missing = this.missingReference(row);
         if (missing !== undefined) {
           outcome.rejected.push({ line: row.line, raw: row.raw, reason: missing });
