@@ -8,9 +8,9 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { writeBackup } from '../backup/backup-dir.js';
 import { loadConfig } from '../config.js';
-import { isAppError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import { resolveTable, TABLE_NAMES, TABLES } from '../tables.js';
+import { describeError, runMain } from './run-main.js';
 
 const USAGE = 'usage: npm run backup -- [--dir DIR] [--table departments|jobs|hired_employees]';
 
@@ -56,7 +56,7 @@ async function main(): Promise<number> {
       } catch (error) {
         bar.stop();
         failed = true;
-        console.error(`${table.name}: ${isAppError(error) ? `${error.code}: ${error.message}` : String(error)}`);
+        console.error(`${table.name}: ${describeError(error)}`);
       }
     }
   } finally {
@@ -65,10 +65,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../config.js';
-import { isAppError } from '../errors.js';
 import { ingestCsv } from '../ingest/upload.js';
 import { openStore } from '../store/open-store.js';
 import { TABLE_NAMES, TABLES } from '../tables.js';
+import { describeError, runMain } from './run-main.js';
 
 const USAGE = 'usage: npm run load -- <folder> [--strict] [--dry-run] [--on-conflict reject|update] [--batch-size N]';
 
@@ -74,7 +74,7 @@ async function main(): Promise<number> {
       } catch (error) {
         bar.stop();
         failed = true;
-        console.error(`${file.path}: ${isAppError(error) ? `${error.code}: ${error.message}` : String(error)}`);
+        console.error(`${file.path}: ${describeError(error)}`);
       }
     }
   } finally {
@@ -83,10 +83,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -9,9 +9,9 @@ import cliProgress from 'cli-progress';
 import { scanContainer } from '../backup/container-scan.js';
 import { restoreTable } from '../backup/restore.js';
 import { loadConfig } from '../config.js';
-import { isAppError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import { resolveTable } from '../tables.js';
+import { describeError, runMain } from './run-main.js';
 
 const USAGE = 'usage: npm run restore -- --table departments|jobs|hired_employees [--mode replace|merge] FILE';
 
@@ -61,17 +61,11 @@ async function main(): Promise<number> {
     return 0;
   } catch (error) {
     bar.stop();
-    console.error(`${file}: ${isAppError(error) ? `${error.code}: ${error.message}` : String(error)}`);
+    console.error(`${file}: ${describeError(error)}`);
     return 1;
   } finally {
     await store.close();
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);
