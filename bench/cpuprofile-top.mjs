@@ -1,8 +1,13 @@
-// Summarizes a V8 .cpuprofile (node --cpu-prof): self time by function, and by file.
+// Summarizes a V8 .cpuprofile (node --cpu-prof): self time by function, and by file. With a
+// worker thread, node writes one profile per thread: pass the main thread's (the biggest).
 // Usage: node bench/cpuprofile-top.mjs FILE.cpuprofile [N]
 import { readFileSync } from 'node:fs';
 
 const [file, n = '25'] = process.argv.slice(2);
+if (file === undefined || !/^\d+$/.test(n)) {
+  console.error('usage: node bench/cpuprofile-top.mjs FILE.cpuprofile [N]');
+  process.exit(2);
+}
 const profile = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const self = new Map();

@@ -70,7 +70,14 @@ describe.each([
     const big = (await upload(generated(20_000, 11), '?batch_size=7')).json();
     expect(big).toMatchObject({ status: 'committed', inserted: 18_001, rejected: 1999 });
     expect((await expectExact()).length).toBeGreaterThan(10_000);
-    // Ids too large for the buffer's numeric keys take its other path.
+    // Hires over 30 years (120 quarters): the buffer is flushed during the load, more than once.
+    const decades = Array.from({ length: 600 }, (_, i) => {
+      const month = String((i % 12) + 1).padStart(2, '0');
+      return `${80_001 + i},Old,${1990 + Math.floor(i / 20)}-${month}-15T12:00:00Z,${(i % 12) + 1},${(i % 183) + 1}`;
+    });
+    expect((await upload(decades.join('\n'))).json()).toMatchObject({ inserted: 600 });
+    await expectExact();
+    // Ids too large for the buffer's dense arrays take its other path.
     const large = [
       '70001,A,2021-05-05T00:00:00Z,300000,1',
       '70002,B,2021-05-06T00:00:00Z,300000,',
@@ -97,6 +104,27 @@ describe.each([
       { datetime: '2019-01-01T00:59:59Z', department_id: 11, job_id: null },
       { datetime: '2021-11-15T00:00:00Z', department_id: 2, job_id: null },
     ]);
+    // Within one 64-row INSERT: ids repeated a few rows later, as upserts, then as rejects.
+    const repeats = (base: number, year: number) =>
+      Array.from({ length: 300 }, (_, i) => {
+        const id = i % 10 === 9 ? base + i - 3 : base + i;
+        return `${id},R${i},${year + (i % 3)}-0${(i % 9) + 1}-01T00:00:00Z,${(i % 12) + 1},${i % 7 === 0 ? '' : (i % 183) + 1}`;
+      }).join('\n');
+    expect((await upload(repeats(90_000, 2031), '?on_conflict=update')).json()).toMatchObject({ inserted: 270, updated: 30, rejected: 0 });
+    // The later row of the file wins, as row by row.
+    expect(await rows('SELECT name FROM hired_employees WHERE id IN (90006, 90296) ORDER BY id')).toEqual([
+      { name: 'R9' },
+      { name: 'R299' },
+    ]);
+    await expectExact();
+    const rejected = (await upload(repeats(95_000, 2021))).json();
+    expect(rejected).toMatchObject({ inserted: 270, updated: 0, rejected: 30 });
+    expect(rejected.errors.slice(0, 3)).toEqual([
+      { line: 10, reason: 'duplicate id 95006' },
+      { line: 20, reason: 'duplicate id 95016' },
+      { line: 30, reason: 'duplicate id 95026' },
+    ]);
+    await expectExact();
     // A whole file again as upserts: every row an update, nothing inserted.
     expect((await upload(generated(3000, 12), '?on_conflict=update')).json()).toMatchObject({ inserted: 0, updated: 3000 });
     await expectExact();

@@ -7,8 +7,11 @@ export const INSERT_TRIGGER = 'hire_counts_after_insert';
 const MAX_KEYS = 65_536;
 /** Upserts per synchronous slice of a flush: the event loop is given back in between. */
 const SLICE = 2048;
-/** department_id and job_id below this share a small-integer key: dept * SMALL + job. */
-const SMALL = 4096;
+/** department_id below DEPARTMENTS and job_id below JOBS are counted in a dense array per quarter. */
+const DEPARTMENTS = 32;
+const JOBS = 256;
+/** Quarters with a dense array past which the buffer is flushed (32 KiB each). */
+const MAX_QUARTERS = 64;
 
 const ADD = `INSERT INTO hire_counts (year, quarter, department_id, job_id, hires) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (year, quarter, department_id, job_id) DO UPDATE SET hires = hires + excluded.hires`;
@@ -30,11 +33,10 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  * (`YYYY-MM-…`, as the ingest normalizes it).
  */
 export class HireCountBuffer {
-  /** (year * 4 + quarter - 1) → department_id * SMALL + job_id → hires. */
-  private readonly pending = new Map<number, Map<number, number>>();
-  /** Rows whose ids are too large for the small key: `year|quarter|department|job` → hires. */
-  private readonly pendingLarge = new Map<string, number>();
-  private keys = 0;
+  /** (year * 4 + quarter - 1) → hires at [department_id * JOBS + job_id]. */
+  private readonly dense = new Map<number, Int32Array>();
+  /** Other ids: `year|quarter|department|job` → hires. */
+  private readonly sparse = new Map<string, number>();
   private readonly add: Database.Statement;
   private readonly triggerSql: string;
   private open = true;
@@ -51,8 +53,9 @@ export class HireCountBuffer {
     db.exec(`DROP TRIGGER ${INSERT_TRIGGER}`);
   }
 
+  /** Whether anything is waiting to be added to hire_counts. */
   get size(): number {
-    return this.keys;
+    return this.dense.size + this.sparse.size;
   }
 
   /** Counts one row the load inserted. Returns true when the buffer should be flushed. */
@@ -63,20 +66,17 @@ export class HireCountBuffer {
     const job = values[this.columns.job] ?? 0;
     const year = digit(datetime, 0) * 1000 + digit(datetime, 1) * 100 + digit(datetime, 2) * 10 + digit(datetime, 3);
     const yq = year * 4 + Math.floor((digit(datetime, 5) * 10 + digit(datetime, 6) + 2) / 3) - 1;
-    if (typeof department === 'number' && typeof job === 'number' && department < SMALL && job < SMALL) {
-      let byPair = this.pending.get(yq);
-      if (byPair === undefined) this.pending.set(yq, (byPair = new Map()));
-      const pair = department * SMALL + job;
-      const hires = byPair.get(pair);
-      if (hires === undefined) this.keys++;
-      byPair.set(pair, (hires ?? 0) + 1);
-    } else {
-      const key = `${Math.floor(yq / 4)}|${(yq % 4) + 1}|${department}|${job}`;
-      const hires = this.pendingLarge.get(key);
-      if (hires === undefined) this.keys++;
-      this.pendingLarge.set(key, (hires ?? 0) + 1);
+    // The ingest stores every instant as `YYYY-MM-DDTHH:MM:SS[.mmm]Z`; anything else is a bug.
+    if (!(yq >= 4 && yq < 40_000)) throw new Error(`not a stored instant: ${datetime}`);
+    if (typeof department === 'number' && typeof job === 'number' && department < DEPARTMENTS && job < JOBS) {
+      let hires = this.dense.get(yq);
+      if (hires === undefined) this.dense.set(yq, (hires = new Int32Array(DEPARTMENTS * JOBS)));
+      hires[department * JOBS + job]!++;
+      return this.dense.size >= MAX_QUARTERS;
     }
-    return this.keys >= MAX_KEYS;
+    const key = `${Math.floor(yq / 4)}|${(yq % 4) + 1}|${department}|${job}`;
+    this.sparse.set(key, (this.sparse.get(key) ?? 0) + 1);
+    return this.sparse.size >= MAX_KEYS;
   }
 
   /**
@@ -85,23 +85,21 @@ export class HireCountBuffer {
    */
   async flush(): Promise<void> {
     let n = 0;
-    for (const [yq, byPair] of this.pending) {
+    for (const [yq, hires] of this.dense) {
       const year = Math.floor(yq / 4);
       const quarter = (yq % 4) + 1;
-      for (const [pair, hires] of byPair) {
-        const job = pair % SMALL;
-        this.add.run(year, quarter, (pair - job) / SMALL, job, hires);
-        byPair.delete(pair);
+      for (let i = 0; i < hires.length; i++) {
+        if (hires[i] === 0) continue;
+        this.add.run(year, quarter, Math.floor(i / JOBS), i % JOBS, hires[i]);
         if (++n % SLICE === 0) await nextTurn();
       }
-      this.pending.delete(yq);
+      this.dense.delete(yq);
     }
-    for (const [key, hires] of this.pendingLarge) {
+    for (const [key, hires] of this.sparse) {
       this.add.run(...key.split('|').map(Number), hires);
-      this.pendingLarge.delete(key);
+      this.sparse.delete(key);
       if (++n % SLICE === 0) await nextTurn();
     }
-    this.keys = 0;
   }
 
   /** Flushes and creates the insert trigger again, before the caller commits. Idempotent. */

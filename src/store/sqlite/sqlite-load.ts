@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { TableDef } from '../../tables.js';
+import type { Row, TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
 import { mapSqliteError } from './errors.js';
@@ -8,15 +8,21 @@ import { insertUploadLog } from './sqlite-upload-log.js';
 
 /** Rows inserted between two turns of the event loop (~2-5 ms of SQLite work). */
 const ROWS_PER_TURN = 256;
+/** Rows per multi-row INSERT: one statement call instead of 64 (measured ~18% less insert time). */
+const ROWS_PER_STATEMENT = 64;
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * One upload's transaction on the writer connection. Each chunk is inserted synchronously with
- * prepared statements (a chunk blocks the event loop for a few milliseconds only); a duplicate
- * id is detected per row by `ON CONFLICT DO NOTHING` reporting no change.
+ * prepared statements, 64 rows per INSERT, giving the event loop a turn every 256 rows. A
+ * duplicate id is detected by `ON CONFLICT DO NOTHING`: the row is missing from the statement's
+ * `RETURNING id` (within one statement, the first row with an id is the one inserted, as row by
+ * row), and then rejected or, with on_conflict=update, updated in file order.
  */
 export class SqliteLoadSession implements LoadSession {
   private readonly insert: Database.Statement;
+  /** The same INSERT for ROWS_PER_STATEMENT rows at once, returning the ids it inserted. */
+  private readonly insertMany: Database.Statement;
   private readonly update: Database.Statement | undefined;
   private readonly referenceChecks: { index: number; name: string; stmt: Database.Statement }[];
   /** hired_employees only: the load counts its own hires instead of the per-row trigger. */
@@ -31,9 +37,13 @@ export class SqliteLoadSession implements LoadSession {
   ) {
     const names = table.columns.map((c) => quoteIdent(c.name));
     const target = quoteIdent(table.name);
-    this.insert = db.prepare(
-      `INSERT INTO ${target} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`,
-    );
+    const tuple = `(${names.map(() => '?').join(', ')})`;
+    this.insert = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES ${tuple} ON CONFLICT (id) DO NOTHING`);
+    this.insertMany = db
+      .prepare(
+        `INSERT INTO ${target} (${names.join(', ')}) VALUES ${Array(ROWS_PER_STATEMENT).fill(tuple).join(', ')} ON CONFLICT (id) DO NOTHING RETURNING id`,
+      )
+      .pluck();
     this.update =
       options.onConflict === 'update'
         ? db.prepare(
@@ -62,36 +72,66 @@ export class SqliteLoadSession implements LoadSession {
   async write(rows: readonly StagedRow[]): Promise<LoadOutcome> {
     const outcome: LoadOutcome = { inserted: 0, updated: 0, incomplete: 0, rejected: [] };
     try {
-      let sinceTurn = 0;
-      for (const row of rows) {
-        // better-sqlite3 is synchronous: give other requests a turn every few milliseconds of
-        // inserts, whatever the batch size. (Node reads up to 32 socket buffers per poll and runs
-        // this loop for each, so without it a fast client stalls the event loop for seconds.)
-        if (++sinceTurn > ROWS_PER_TURN) {
-          await nextTurn();
-          sinceTurn = 0;
-        }
-        const missing = this.missingReference(row);
-        if (missing !== undefined) {
-          outcome.rejected.push({ line: row.line, raw: row.raw, reason: missing });
-        } else if (this.insert.run(row.values).changes === 1) {
-          if (this.counts?.count(row.values)) await this.counts.flush();
-          outcome.inserted++;
-          if (row.incomplete) outcome.incomplete++;
-        } else if (this.update !== undefined) {
-          // The update trigger moves the stored row's count: it must find it in hire_counts.
-          if (this.counts !== undefined && this.counts.size > 0) await this.counts.flush();
-          this.update.run(...row.values.slice(1), row.values[0]);
-          outcome.updated++;
-          if (row.incomplete) outcome.incomplete++;
-        } else {
-          outcome.rejected.push({ line: row.line, raw: row.raw, reason: `duplicate id ${String(row.values[0])}` });
-        }
+      // better-sqlite3 is synchronous: give other requests a turn every few milliseconds of
+      // inserts, whatever the batch size. (Node reads up to 32 socket buffers per poll and runs
+      // this loop for each, so without it a fast client stalls the event loop for seconds.)
+      for (let start = 0; start < rows.length; start += ROWS_PER_TURN) {
+        if (start > 0) await nextTurn();
+        await this.writeSlice(rows, start, Math.min(rows.length, start + ROWS_PER_TURN), outcome);
       }
     } catch (error) {
       throw mapSqliteError(error);
     }
     return outcome;
+  }
+
+  /** Rows [from, to) of a chunk, in file order, ROWS_PER_STATEMENT at a time. */
+  private async writeSlice(rows: readonly StagedRow[], from: number, to: number, outcome: LoadOutcome): Promise<void> {
+    const accepted: StagedRow[] = [];
+    for (let i = from; i < to; i++) {
+      const row = rows[i]!;
+      const missing = this.missingReference(row);
+      if (missing === undefined) accepted.push(row);
+      else outcome.rejected.push({ line: row.line, raw: row.raw, reason: missing });
+    }
+    let next = 0;
+    for (; next + ROWS_PER_STATEMENT <= accepted.length; next += ROWS_PER_STATEMENT) {
+      // Fresh arrays each time: one kept on the session would hold the last rows' strings, and
+      // with them whole 64 KB pieces of the body, past the young generation (measured: +50 MB).
+      const values: Row[number][] = [];
+      for (let k = next; k < next + ROWS_PER_STATEMENT; k++) for (const v of accepted[k]!.values) values.push(v);
+      const inserted = new Set(this.insertMany.all(values) as number[]);
+      for (let k = next; k < next + ROWS_PER_STATEMENT; k++) {
+        const row = accepted[k]!;
+        // The first row with an id took it; a later one in the same statement is a duplicate.
+        if (inserted.delete(row.values[0] as number)) await this.inserted(row, outcome);
+        else await this.conflict(row, outcome);
+      }
+    }
+    for (; next < accepted.length; next++) {
+      const row = accepted[next]!;
+      if (this.insert.run(row.values).changes === 1) await this.inserted(row, outcome);
+      else await this.conflict(row, outcome);
+    }
+  }
+
+  private async inserted(row: StagedRow, outcome: LoadOutcome): Promise<void> {
+    if (this.counts?.count(row.values)) await this.counts.flush();
+    outcome.inserted++;
+    if (row.incomplete) outcome.incomplete++;
+  }
+
+  /** A row whose id is already stored: updated (upsert) or rejected. */
+  private async conflict(row: StagedRow, outcome: LoadOutcome): Promise<void> {
+    if (this.update === undefined) {
+      outcome.rejected.push({ line: row.line, raw: row.raw, reason: `duplicate id ${String(row.values[0])}` });
+      return;
+    }
+    // The update trigger moves the stored row's count: it must find it in hire_counts.
+    if (this.counts !== undefined && this.counts.size > 0) await this.counts.flush();
+    this.update.run(...row.values.slice(1), row.values[0]);
+    outcome.updated++;
+    if (row.incomplete) outcome.incomplete++;
   }
 
   private missingReference(row: StagedRow): string | undefined {

@@ -9,6 +9,7 @@ import { migrationsFor } from '../migrations.js';
 import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
 import { Checkpointer } from './checkpointer.js';
 import { mapSqliteError } from './errors.js';
+import { ReportCache } from './report-cache.js';
 import { exportSqliteRows, importSqliteRows } from './sqlite-backup.js';
 import { SqliteLoadSession } from './sqlite-load.js';
 import { insertUploadLog, readUpload, UPLOAD_REJECTS_SQL } from './sqlite-upload-log.js';
@@ -65,8 +66,12 @@ export class SqliteStore implements Store {
       this.writer.pragma(`cache_size = ${WRITER_CACHE_SIZE}`);
       this.reader.pragma(`cache_size = ${READER_CACHE_SIZE}`);
       this.startCheckpointer(options.path);
+      this.reports = new ReportCache(this.reader);
     }
   }
+
+  /** Report answers until the next commit (file databases: their reader is its own connection). */
+  private readonly reports: ReportCache | undefined;
 
   private checkpointer: Checkpointer | undefined;
 
@@ -186,7 +191,9 @@ export class SqliteStore implements Store {
   }
 
   async query(sql: string, params: readonly (string | number)[]): Promise<ReportRow[]> {
-    return this.guard(() => this.reader.prepare(sql).all(...params) as ReportRow[]);
+    return this.guard(() =>
+      this.reports === undefined ? (this.reader.prepare(sql).all(...params) as ReportRow[]) : this.reports.query(sql, params),
+    );
   }
 
   async reset(): Promise<void> {
