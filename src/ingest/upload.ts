@@ -97,6 +97,11 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
       }
     };
     for await (const piece of source) {
+      // One piece of the body per turn of the event loop. Node reads up to 32 socket buffers in
+      // one poll and would run this loop for each in a row (seconds of stalls for other requests
+      // behind a synchronous store); yielding here, where the least is in flight (no records of
+      // the previous piece), also lets those rows die young instead of filling the old generation.
+      await nextTurn();
       bytes += piece.length;
       if (bytes > options.maxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${options.maxBytes} bytes`);
       const text = typeof piece === 'string' ? piece : decodeChunk(decoder, piece, record.received);
@@ -134,6 +139,8 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
 }
 
 const toRecord = ({ errors: _errors, ...record }: UploadReport): UploadRecord => record;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function decodeChunk(decoder: TextDecoder, bytes: Buffer | undefined, received: number): string {
   try {
