@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the built server (dist/server.js) on loopback, a fresh database per run, the
  * generated file uploaded over HTTP, side by side with the database's own bulk loader; prints a
- * table and writes the figures as JSON under bench/results/. See docs/performance.md.
+ * table and writes the figures as JSON under bench/results/. See the README's Performance section.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
