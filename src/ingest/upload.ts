@@ -126,8 +126,9 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
     await rollbackQuietly(session);
     const failure = describeFailure(error);
     const report = finish(failure.status, failure.error.message);
-    // The upload's rows are gone, but its report and rejected lines stay in the log.
-    if (record.received > 0 || failure.status === 'aborted') await store.saveUpload(toRecord(report), spool.read()).catch(() => undefined);
+    // The upload's rows are gone, but its report and rejected lines stay in the log, so the
+    // upload_id the error names always resolves (unless the database itself is what failed).
+    await store.saveUpload(toRecord(report), spool.read()).catch(() => undefined);
     if (isAppError(failure.error) && failure.error.code !== 'INTERNAL') {
       const details = { upload_id: record.upload_id, ...(failure.line === undefined ? {} : { line: failure.line }) };
       throw new AppError(failure.error.code, failure.error.message, details, failure.error.retryAfter);

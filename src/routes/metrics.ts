@@ -10,6 +10,8 @@ const MetricsQuerySchema = Type.Object({
   spreadsheet_safe: Type.Boolean({ default: false, description: "CSV only: prefix cells starting with = + - @ with '" }),
 });
 
+const DepartmentHiresSchema = Type.Object({ id: Type.Integer(), department: Type.String(), hired: Type.Integer() });
+
 type MetricsQuery = { year: number; format?: 'json' | 'csv'; spreadsheet_safe: boolean };
 
 const wantsCsv = (request: FastifyRequest, query: MetricsQuery): boolean =>
@@ -56,7 +58,7 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
         querystring: MetricsQuerySchema,
         produces: ['application/json', 'text/csv'],
         response: {
-          200: Type.Array(Type.Object({ id: Type.Integer(), department: Type.String(), hired: Type.Integer() })),
+          200: Type.Array(DepartmentHiresSchema),
           ...errorResponses(400, 503),
         },
       },
@@ -72,7 +74,7 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
         querystring: MetricsQuerySchema,
         produces: ['application/json', 'text/csv'],
         response: {
-          200: Type.Array(Type.Object({ id: Type.Integer(), department: Type.String(), hired: Type.Integer() })),
+          200: Type.Array(DepartmentHiresSchema),
           ...errorResponses(400, 503),
         },
       },

@@ -218,6 +218,15 @@ for (const backend of BACKENDS) {
         expect(log.json()).toMatchObject({ status: 'failed' });
       });
 
+      it('logs a failed upload even when it fails before its first record, so details.upload_id always resolves', async () => {
+        const res = await upload('jobs', csv('"never closed\n1,a\n'));
+        expect(res.statusCode).toBe(400);
+        expect(res.json().details.line).toBe(1);
+        const log = await t.app.inject(`/uploads/${res.json().details.upload_id}`);
+        expect(log.statusCode).toBe(200);
+        expect(log.json()).toMatchObject({ status: 'failed', received: 0, message: expect.stringMatching(/line 1/) });
+      });
+
       it('answers 400 for invalid query parameters', async () => {
         const res = await upload('jobs', csv('1,a\n'), '?batch_size=0');
         expect(res.statusCode).toBe(400);
