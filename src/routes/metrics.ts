@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { toCsv } from '../reports/csv-output.js';
 import { REPORTS, runReport, type ReportDef } from '../reports/registry.js';
+import { ReportCache } from '../reports/report-cache.js';
 import { errorResponses } from '../schemas.js';
 
 const MetricsQuerySchema = Type.Object({
@@ -17,19 +18,26 @@ type MetricsQuery = { year: number; format?: 'json' | 'csv'; spreadsheet_safe: b
 const wantsCsv = (request: FastifyRequest, query: MetricsQuery): boolean =>
   query.format === 'csv' || (query.format === undefined && (request.headers.accept ?? '').toLowerCase().includes('text/csv'));
 
-async function answer(app: FastifyInstance, report: ReportDef, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+async function answer(app: FastifyInstance, cache: ReportCache, report: ReportDef, request: FastifyRequest, reply: FastifyReply) {
   const query = request.query as MetricsQuery;
-  const rows = await runReport(app.store, report, [query.year]);
-  if (wantsCsv(request, query)) {
-    return reply
-      .type('text/csv; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${report.name}-${query.year}.csv"`)
-      .send(toCsv(report.columns, rows, { spreadsheetSafe: query.spreadsheet_safe }));
+  const csv = wantsCsv(request, query);
+  // The JSON body goes through the route's response schema, as `return rows` would.
+  const render = async (): Promise<string> => {
+    const rows = await runReport(app.store, report, [query.year]);
+    return csv ? toCsv(report.columns, rows, { spreadsheetSafe: query.spreadsheet_safe }) : (reply.serialize(rows) as string);
+  };
+  const key = `${report.name}\u0000${query.year}\u0000${csv ? `csv${query.spreadsheet_safe ? '-safe' : ''}` : 'json'}`;
+  const body = await cache.get(app.store, key, render);
+  if (csv) {
+    reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${report.name}-${query.year}.csv"`);
+  } else {
+    reply.type('application/json; charset=utf-8');
   }
-  return rows;
+  return reply.send(body);
 }
 
 export default async function metricsRoutes(app: FastifyInstance): Promise<void> {
+  const cache = new ReportCache();
   const quarter = Type.Integer({ minimum: 0 });
   app.get(
     '/metrics/hired-employees',
@@ -47,7 +55,7 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
         },
       },
     },
-    (request, reply) => answer(app, REPORTS.hiredEmployees, request, reply),
+    (request, reply) => answer(app, cache, REPORTS.hiredEmployees, request, reply),
   );
   app.get(
     '/metrics/departments-above-mean',
@@ -63,7 +71,7 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
         },
       },
     },
-    (request, reply) => answer(app, REPORTS.departmentsAboveMean, request, reply),
+    (request, reply) => answer(app, cache, REPORTS.departmentsAboveMean, request, reply),
   );
   app.get(
     '/metrics/department-hires',
@@ -79,7 +87,7 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
         },
       },
     },
-    (request, reply) => answer(app, REPORTS.departmentHires, request, reply),
+    (request, reply) => answer(app, cache, REPORTS.departmentHires, request, reply),
   );
   app.get(
     '/metrics/years',

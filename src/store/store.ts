@@ -103,6 +103,12 @@ export interface Store {
   countRows(): Promise<TableCount[]>;
   /** Runs a read-only query (a report's SQL for this dialect) with bound parameters. */
   query(sql: string, params: readonly (string | number)[]): Promise<ReportRow[]>;
+  /**
+   * A token that differs whenever data committed since the last call may differ (by this process,
+   * another instance or any other client), so answers computed after reading it can be reused
+   * while it stays the same. `undefined` when the backend cannot tell: nothing may be reused.
+   */
+  dataVersion(): Promise<string | undefined>;
   /** Empties the three tables (and the report counts derived from them). */
   reset(): Promise<void>;
   /**

@@ -172,6 +172,16 @@ export class PostgresStore implements Store {
   }
 
   /**
+   * The current snapshot (xmin:xmax:in-progress ids). Two equal snapshots see exactly the same
+   * committed transactions, so the same data; any commit anywhere changes it. Other databases of
+   * the cluster move it too, which only costs a recomputation.
+   */
+  async dataVersion(): Promise<string | undefined> {
+    const { rows } = await this.guard(() => this.pool.query<{ v: string }>('SELECT pg_current_snapshot()::text AS v'));
+    return rows[0]?.v;
+  }
+
+  /**
    * Backup (see postgres-backup.ts). No upload slot: an export is a read, and one could feed an
    * import (which takes one) in the same process.
    */

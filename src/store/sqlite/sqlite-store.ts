@@ -9,7 +9,6 @@ import { migrationsFor } from '../migrations.js';
 import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
 import { Checkpointer } from './checkpointer.js';
 import { mapSqliteError } from './errors.js';
-import { ReportCache } from './report-cache.js';
 import { exportSqliteRows, importSqliteRows } from './sqlite-backup.js';
 import { SqliteLoadSession } from './sqlite-load.js';
 import { insertUploadLog, readUpload, UPLOAD_REJECTS_SQL } from './sqlite-upload-log.js';
@@ -66,12 +65,16 @@ export class SqliteStore implements Store {
       this.writer.pragma(`cache_size = ${WRITER_CACHE_SIZE}`);
       this.reader.pragma(`cache_size = ${READER_CACHE_SIZE}`);
       this.startCheckpointer(options.path);
-      this.reports = new ReportCache(this.reader);
+      this.version = this.reader.prepare('PRAGMA data_version').pluck();
     }
   }
 
-  /** Report answers until the next commit (file databases: their reader is its own connection). */
-  private readonly reports: ReportCache | undefined;
+  /**
+   * `PRAGMA data_version` of the reader: it moves whenever another connection (the writer,
+   * another process) commits. A connection's own commits do not move it, so an in-memory database,
+   * whose reader is the writer, has none.
+   */
+  private readonly version: Database.Statement | undefined;
 
   private checkpointer: Checkpointer | undefined;
 
@@ -191,9 +194,12 @@ export class SqliteStore implements Store {
   }
 
   async query(sql: string, params: readonly (string | number)[]): Promise<ReportRow[]> {
-    return this.guard(() =>
-      this.reports === undefined ? (this.reader.prepare(sql).all(...params) as ReportRow[]) : this.reports.query(sql, params),
-    );
+    return this.guard(() => this.reader.prepare(sql).all(...params) as ReportRow[]);
+  }
+
+  async dataVersion(): Promise<string | undefined> {
+    const version = this.version;
+    return version === undefined ? undefined : this.guard(() => String(version.get()));
   }
 
   async reset(): Promise<void> {
