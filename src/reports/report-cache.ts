@@ -4,7 +4,8 @@ import type { Store } from '../store/store.js';
 const MAX_BYTES = 8 * 1024 * 1024;
 
 /**
- * Serialized report answers (JSON or CSV bodies), kept while the store's data version stays the
+ * Serialized report answers (JSON or CSV bodies, encoded once: a string would be measured and
+ * encoded again on every send), kept while the store's data version stays the
  * same. Under load, serializing a large answer costs far more than the query on the maintained
  * counts, so this is what keeps report throughput near the server's own.
  *
@@ -15,10 +16,10 @@ const MAX_BYTES = 8 * 1024 * 1024;
  */
 export class ReportCache {
   private version: string | undefined;
-  private readonly bodies = new Map<string, Promise<string>>();
+  private readonly bodies = new Map<string, Promise<Buffer>>();
   private bytes = 0;
 
-  async get(store: Store, key: string, compute: () => Promise<string>): Promise<string> {
+  async get(store: Store, key: string, compute: () => Promise<Buffer>): Promise<Buffer> {
     const version = await store.dataVersion();
     if (version === undefined) return compute();
     if (version !== this.version) {
@@ -32,20 +33,20 @@ export class ReportCache {
       body = compute();
       this.bodies.set(key, body);
       body.then(
-        (text) => this.account(key, body!, text),
+        (bytes) => this.account(key, body!, bytes),
         () => this.forget(key, body!),
       );
     }
     return body;
   }
 
-  private account(key: string, body: Promise<string>, text: string): void {
+  private account(key: string, body: Promise<Buffer>, bytes: Buffer): void {
     if (this.bodies.get(key) !== body) return;
-    this.bytes += text.length;
+    this.bytes += bytes.length;
     if (this.bytes > MAX_BYTES) this.clear();
   }
 
-  private forget(key: string, body: Promise<string>): void {
+  private forget(key: string, body: Promise<Buffer>): void {
     if (this.bodies.get(key) === body) this.bodies.delete(key);
   }
 

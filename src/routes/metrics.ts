@@ -22,9 +22,9 @@ async function answer(app: FastifyInstance, cache: ReportCache, report: ReportDe
   const query = request.query as MetricsQuery;
   const csv = wantsCsv(request, query);
   // The JSON body goes through the route's response schema, as `return rows` would.
-  const render = async (): Promise<string> => {
+  const render = async (): Promise<Buffer> => {
     const rows = await runReport(app.store, report, [query.year]);
-    return csv ? toCsv(report.columns, rows, { spreadsheetSafe: query.spreadsheet_safe }) : (reply.serialize(rows) as string);
+    return Buffer.from(csv ? toCsv(report.columns, rows, { spreadsheetSafe: query.spreadsheet_safe }) : (reply.serialize(rows) as string));
   };
   const key = `${report.name}\u0000${query.year}\u0000${csv ? `csv${query.spreadsheet_safe ? '-safe' : ''}` : 'json'}`;
   const body = await cache.get(app.store, key, render);
