@@ -129,7 +129,7 @@ describe.skipIf(!postgresBackend.available)('PostgresStore', () => {
         let pid: number | undefined;
         for (let i = 0; i < 200 && pid === undefined; i++) {
           const { rows: found } = await adminQuery(
-            `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle in transaction%' AND query LIKE 'COPY %'`,
+            `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle in transaction%' AND (query LIKE 'COPY %' OR query LIKE 'SAVEPOINT %')`,
             [name],
           );
           pid = (found[0] as { pid: number } | undefined)?.pid;

@@ -31,3 +31,30 @@ export async function copyIn(client: PoolClient, sql: string, text: Iterable<str
   await pipeline(Readable.from(text, { objectMode: false }), stream);
   return stream.rowCount;
 }
+
+/** Where a failed COPY's late writes go (see copyText). */
+const DROPPED = {
+  stream: { write: () => true, once: (_event: string, callback: () => void) => callback() },
+  sendCopyFail: () => undefined,
+};
+
+/**
+ * Runs `COPY … FROM STDIN` of one piece of COPY text. Unlike a pipeline, it survives the server
+ * rejecting the data part-way (a unique violation): pg-copy-streams then forgets its connection
+ * but may still be waiting for the socket to drain, and would write the rest (CopyDone) to a
+ * connection it no longer has. Those late writes are dropped here, as the server drops them.
+ */
+export function copyText(client: PoolClient, sql: string, text: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const stream = client.query(copyFrom(sql));
+    stream.once('error', (error) => {
+      // After the listeners run, pg-copy-streams sets its connection to null.
+      queueMicrotask(() => {
+        (stream as unknown as { connection: unknown }).connection = DROPPED;
+      });
+      reject(error);
+    });
+    stream.once('finish', () => resolve(stream.rowCount));
+    stream.end(text);
+  });
+}

@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import type { ColumnType, TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
-import { copyIn, copyLine } from './copy-text.js';
+import { copyIn, copyLine, copyText } from './copy-text.js';
 import { mapPgError } from './errors.js';
 import { insertUploadLog } from './postgres-upload-log.js';
 
@@ -17,6 +17,29 @@ const REJECTED = 'pg_temp.load_rejected';
 
 const empty = (): LoadOutcome => ({ inserted: 0, updated: 0, incomplete: 0, rejected: [] });
 
+const merge = (a: LoadOutcome, b: LoadOutcome): LoadOutcome => ({
+  inserted: a.inserted + b.inserted,
+  updated: a.updated + b.updated,
+  incomplete: a.incomplete + b.incomplete,
+  rejected: [...a.rejected, ...b.rejected],
+});
+
+/** SQLSTATE unique_violation: a direct segment held an id already stored or repeated. */
+const UNIQUE_VIOLATION = '23505';
+
+/** Rows copied straight into the table under one savepoint, replayed through staging if that fails. */
+interface DirectSegment {
+  /** The same rows as staging COPY text (line, raw, incomplete, values), for the replay. */
+  stage: string[];
+  rows: number;
+  incomplete: number;
+  /** Target COPY text not sent yet, and its rows. */
+  unsent: string;
+  unsentRows: number;
+  /** The first error of a COPY of this segment. */
+  failure: unknown;
+}
+
 /** A pooled client held by a session; `release(error)` destroys it instead of pooling it. */
 export interface HeldClient {
   client: PoolClient;
@@ -26,12 +49,23 @@ export interface HeldClient {
 }
 
 /**
- * One upload's transaction on one pooled connection. Chunks are copied (`COPY … FROM STDIN`) into
+ * One upload's transaction on one pooled connection.
+ *
+ * The fast path (on_conflict=reject without reference checks, the common bulk load): chunks are
+ * copied straight into the table, a few COPY statements per segment of `applyEvery` rows, each
+ * segment under a savepoint. When a segment hits a unique violation (an id stored or repeated), it
+ * is rolled back to its savepoint and replayed through the staging path below, which finds each
+ * rejected line; the rest of the upload then stays on that path. Either way the same rows are
+ * inserted and rejected, with the same lines and reasons.
+ *
+ * The staging path: chunks are copied (`COPY … FROM STDIN`) into
  * a temporary staging table that also holds each record's line and raw text; applying it is a few
  * set-based statements: reference checks (strict), duplicates (the lowest line wins, or upsert
- * where the last line wins), one `INSERT … SELECT`. The target table is locked (SHARE ROW
- * EXCLUSIVE: readers go on, other writers of that table wait) from the first apply to the commit,
- * so concurrent uploads serialize instead of deadlocking or missing each other's ids.
+ * where the last line wins), one `INSERT … SELECT`.
+ *
+ * The target table is locked (SHARE ROW EXCLUSIVE: readers go on, other writers of that table
+ * wait) from the session's start to its end, so uploads of one table serialize in the order they
+ * came, as SQLite's single writer makes them, instead of deadlocking or missing each other's ids.
  */
 export class PostgresLoadSession implements LoadSession {
   private readonly target: string;
@@ -41,18 +75,27 @@ export class PostgresLoadSession implements LoadSession {
   private pending: Promise<void> | undefined;
   private staged = 0;
   private stagedIncomplete = 0;
-  private locked = false;
   private done = false;
+  /** Still on the fast path (see above). */
+  private direct: boolean;
+  private segment: DirectSegment | undefined;
+  private readonly directCopySql: string;
+  /** Rows per direct COPY statement: each fires the statement-level hire_counts trigger once. */
+  private readonly directCopyRows: number;
 
   private constructor(
     private readonly held: HeldClient,
     private readonly table: TableDef,
     private readonly options: LoadOptions,
+    /** Staged rows applied at a time; also the rows of a direct segment. */
     private readonly applyEvery: number,
   ) {
     this.target = quoteIdent(table.name);
     this.names = table.columns.map((c) => quoteIdent(c.name));
     this.copySql = `COPY ${STAGE} (line, raw, incomplete, ${this.names.join(', ')}) FROM STDIN`;
+    this.direct = options.onConflict === 'reject' && !options.checkReferences;
+    this.directCopySql = `COPY ${this.target} (${this.names.join(', ')}) FROM STDIN`;
+    this.directCopyRows = Math.max(1, Math.ceil(applyEvery / 5));
   }
 
   /** Begins the transaction and creates its staging tables (dropped at commit or rollback). */
@@ -63,7 +106,8 @@ export class PostgresLoadSession implements LoadSession {
       await held.client.query(
         `BEGIN;
          CREATE TEMP TABLE load_stage (line BIGINT NOT NULL, raw TEXT NOT NULL, incomplete BOOLEAN NOT NULL, ${columns.join(', ')}) ON COMMIT DROP;
-         CREATE TEMP TABLE load_rejected (line BIGINT NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL, incomplete BOOLEAN NOT NULL) ON COMMIT DROP`,
+         CREATE TEMP TABLE load_rejected (line BIGINT NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL, incomplete BOOLEAN NOT NULL) ON COMMIT DROP;
+         LOCK TABLE ${session.target} IN SHARE ROW EXCLUSIVE MODE`,
       );
     } catch (error) {
       await session.end(error);
@@ -74,6 +118,7 @@ export class PostgresLoadSession implements LoadSession {
 
   async write(rows: readonly StagedRow[]): Promise<LoadOutcome> {
     if (rows.length === 0) return empty();
+    if (this.direct) return this.writeDirect(rows);
     let text = '';
     for (const row of rows) text += copyLine([row.line, row.raw, row.incomplete, ...row.values]);
     this.staged += rows.length;
@@ -88,7 +133,75 @@ export class PostgresLoadSession implements LoadSession {
   }
 
   async finish(): Promise<LoadOutcome> {
-    return this.apply();
+    const direct = await this.closeSegment();
+    return merge(direct, await this.apply());
+  }
+
+  private async writeDirect(rows: readonly StagedRow[]): Promise<LoadOutcome> {
+    return this.guard(async () => {
+      if (this.segment === undefined) {
+        await this.held.client.query('SAVEPOINT direct_segment');
+        this.segment = { stage: [], rows: 0, incomplete: 0, unsent: '', unsentRows: 0, failure: undefined };
+      }
+      const segment = this.segment;
+      let target = '';
+      let stage = '';
+      for (const row of rows) {
+        target += copyLine(row.values);
+        stage += copyLine([row.line, row.raw, row.incomplete, ...row.values]);
+        if (row.incomplete) segment.incomplete++;
+      }
+      segment.stage.push(stage);
+      segment.rows += rows.length;
+      segment.unsent += target;
+      segment.unsentRows += rows.length;
+      if (segment.unsentRows >= this.directCopyRows) await this.sendDirect(segment);
+      return segment.failure !== undefined || segment.rows >= this.applyEvery ? this.closeSegment() : empty();
+    });
+  }
+
+  /** Starts a COPY of the segment's unsent rows and waits for the one before it (one in flight). */
+  private async sendDirect(segment: DirectSegment): Promise<void> {
+    const text = segment.unsent;
+    segment.unsent = '';
+    segment.unsentRows = 0;
+    const previous = this.pending;
+    if (segment.failure === undefined && text !== '') {
+      this.pending = copyText(this.held.client, this.directCopySql, text).then(
+        () => undefined,
+        (error: unknown) => {
+          segment.failure ??= error;
+        },
+      );
+    }
+    await previous;
+  }
+
+  /**
+   * Ends the open direct segment: releases its savepoint and counts its rows, or, after a unique
+   * violation, rolls it back and applies its rows through the staging table instead.
+   */
+  private async closeSegment(): Promise<LoadOutcome> {
+    const segment = this.segment;
+    if (segment === undefined) return empty();
+    return this.guard(async () => {
+      await this.sendDirect(segment);
+      await this.settle();
+      this.segment = undefined;
+      const q = (sql: string) => this.held.client.query(sql);
+      if (segment.failure === undefined) {
+        await q('RELEASE SAVEPOINT direct_segment');
+        return { inserted: segment.rows, updated: 0, incomplete: segment.incomplete, rejected: [] };
+      }
+      if ((segment.failure as { code?: unknown }).code !== UNIQUE_VIOLATION) throw segment.failure;
+      await q('ROLLBACK TO SAVEPOINT direct_segment');
+      await q('RELEASE SAVEPOINT direct_segment');
+      this.direct = false;
+      await copyIn(this.held.client, this.copySql, segment.stage);
+      this.staged += segment.rows;
+      this.stagedIncomplete += segment.incomplete;
+      return this.apply();
+    });
   }
 
   async commit(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {
@@ -115,10 +228,6 @@ export class PostgresLoadSession implements LoadSession {
       await this.settle();
       if (this.staged === 0) return empty();
       const q = (sql: string) => this.held.client.query(sql);
-      if (!this.locked) {
-        await q(`LOCK TABLE ${this.target} IN SHARE ROW EXCLUSIVE MODE`);
-        this.locked = true;
-      }
       const outcome = empty();
       let inserted: number;
       if (this.options.onConflict === 'reject') {
