@@ -40,7 +40,7 @@ describe.skipIf(!postgresBackend.available)('PostgresStore', () => {
       const store = open();
       await store.migrate();
       const applied = await store.query('SELECT version FROM schema_migrations ORDER BY version', []);
-      expect(applied).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(applied).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
       expect(await store.countRows()).toEqual([
         { name: 'departments', rows: 0 },
         { name: 'jobs', rows: 0 },

@@ -26,7 +26,11 @@ export const copyLine = (values: readonly CopyValue[]): string => values.map(cop
  * Runs `COPY … FROM STDIN` (text format) on a client, streaming `text` pieces with back-pressure.
  * Resolves with the rows copied once the server has them.
  */
-export async function copyIn(client: PoolClient, sql: string, text: Iterable<string> | AsyncIterable<string>): Promise<number> {
+export async function copyIn(
+  client: PoolClient,
+  sql: string,
+  text: Iterable<string | Buffer> | AsyncIterable<string | Buffer>,
+): Promise<number> {
   const stream = client.query(copyFrom(sql));
   await pipeline(Readable.from(text, { objectMode: false }), stream);
   return stream.rowCount;

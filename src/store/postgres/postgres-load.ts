@@ -4,6 +4,7 @@ import { quoteIdent } from '../ddl.js';
 import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
 import { copyIn, copyLine, copyText } from './copy-text.js';
 import { mapPgError } from './errors.js';
+import { HireCountTally, MAX_KEYS } from './hire-count-tally.js';
 import { insertUploadLog } from './postgres-upload-log.js';
 
 // The staging table's types, as ddl.ts gives the target's (it does not export its map).
@@ -30,7 +31,9 @@ const UNIQUE_VIOLATION = '23505';
 /** Rows copied straight into the table under one savepoint, replayed through staging if that fails. */
 interface DirectSegment {
   /** The same rows as staging COPY text (line, raw, incomplete, values), for the replay. */
-  stage: string[];
+  stage: Buffer[];
+  /** hired_employees: the segment's hires, added to the session's once it is released. */
+  tally: HireCountTally | undefined;
   rows: number;
   incomplete: number;
   /** Target COPY text not sent yet, and its rows. */
@@ -80,8 +83,13 @@ export class PostgresLoadSession implements LoadSession {
   private direct: boolean;
   private segment: DirectSegment | undefined;
   private readonly directCopySql: string;
-  /** Rows per direct COPY statement: each fires the statement-level hire_counts trigger once. */
+  /** Rows per direct COPY statement. */
   private readonly directCopyRows: number;
+  /**
+   * hired_employees on the fast path: hires counted here and added to hire_counts before the
+   * commit, the insert trigger's work being turned off for this transaction (migration 004).
+   */
+  private readonly tally: HireCountTally | undefined;
 
   private constructor(
     private readonly held: HeldClient,
@@ -96,6 +104,7 @@ export class PostgresLoadSession implements LoadSession {
     this.direct = options.onConflict === 'reject' && !options.checkReferences;
     this.directCopySql = `COPY ${this.target} (${this.names.join(', ')}) FROM STDIN`;
     this.directCopyRows = Math.max(1, Math.ceil(applyEvery / 5));
+    this.tally = this.direct && table.name === 'hired_employees' ? new HireCountTally(table) : undefined;
   }
 
   /** Begins the transaction and creates its staging tables (dropped at commit or rollback). */
@@ -107,7 +116,11 @@ export class PostgresLoadSession implements LoadSession {
         `BEGIN;
          CREATE TEMP TABLE load_stage (line BIGINT NOT NULL, raw TEXT NOT NULL, incomplete BOOLEAN NOT NULL, ${columns.join(', ')}) ON COMMIT DROP;
          CREATE TEMP TABLE load_rejected (line BIGINT NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL, incomplete BOOLEAN NOT NULL) ON COMMIT DROP;
-         LOCK TABLE ${session.target} IN SHARE ROW EXCLUSIVE MODE`,
+         LOCK TABLE ${session.target} IN SHARE ROW EXCLUSIVE MODE` +
+          (session.tally === undefined
+            ? ''
+            : `;
+         SET LOCAL hr.hire_counts_deferred = 'on'`),
       );
     } catch (error) {
       await session.end(error);
@@ -134,14 +147,33 @@ export class PostgresLoadSession implements LoadSession {
 
   async finish(): Promise<LoadOutcome> {
     const direct = await this.closeSegment();
+    await this.guard(() => this.stopDeferring());
     return merge(direct, await this.apply());
   }
+
+  /** Adds the tallied hires to hire_counts and gives the counting back to the insert trigger. */
+  private async stopDeferring(): Promise<void> {
+    if (this.tally === undefined || !this.deferring) return;
+    await this.tally.flush(this.held.client);
+    await this.held.client.query("SET LOCAL hr.hire_counts_deferred = 'off'");
+    this.deferring = false;
+  }
+
+  private deferring = true;
 
   private async writeDirect(rows: readonly StagedRow[]): Promise<LoadOutcome> {
     return this.guard(async () => {
       if (this.segment === undefined) {
         await this.held.client.query('SAVEPOINT direct_segment');
-        this.segment = { stage: [], rows: 0, incomplete: 0, unsent: '', unsentRows: 0, failure: undefined };
+        this.segment = {
+          stage: [],
+          tally: this.tally === undefined ? undefined : new HireCountTally(this.table),
+          rows: 0,
+          incomplete: 0,
+          unsent: '',
+          unsentRows: 0,
+          failure: undefined,
+        };
       }
       const segment = this.segment;
       let target = '';
@@ -150,8 +182,10 @@ export class PostgresLoadSession implements LoadSession {
         target += copyLine(row.values);
         stage += copyLine([row.line, row.raw, row.incomplete, ...row.values]);
         if (row.incomplete) segment.incomplete++;
+        segment.tally?.count(row.values);
       }
-      segment.stage.push(stage);
+      // Bytes, not the string: it would be built of slices that keep whole pieces of the body alive.
+      segment.stage.push(Buffer.from(stage));
       segment.rows += rows.length;
       segment.unsent += target;
       segment.unsentRows += rows.length;
@@ -191,12 +225,17 @@ export class PostgresLoadSession implements LoadSession {
       const q = (sql: string) => this.held.client.query(sql);
       if (segment.failure === undefined) {
         await q('RELEASE SAVEPOINT direct_segment');
+        if (this.tally !== undefined && segment.tally !== undefined) {
+          this.tally.absorb(segment.tally);
+          if (this.tally.size >= MAX_KEYS) await this.tally.flush(this.held.client);
+        }
         return { inserted: segment.rows, updated: 0, incomplete: segment.incomplete, rejected: [] };
       }
       if ((segment.failure as { code?: unknown }).code !== UNIQUE_VIOLATION) throw segment.failure;
       await q('ROLLBACK TO SAVEPOINT direct_segment');
       await q('RELEASE SAVEPOINT direct_segment');
       this.direct = false;
+      await this.stopDeferring();
       await copyIn(this.held.client, this.copySql, segment.stage);
       this.staged += segment.rows;
       this.stagedIncomplete += segment.incomplete;
