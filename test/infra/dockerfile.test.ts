@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
 import { copies, env, execForm, instructions, ofKind, readDockerfile, ROOT, stages, workdir, type Stage } from './dockerfile.js';
+import { SERVER_NODE_FLAGS } from '../../src/node-flags.js';
 
 const text = readDockerfile();
 const all = stages(text);
@@ -96,7 +97,8 @@ describe('Dockerfile', () => {
     const command = execForm(cmds[0]!.args);
     expect(command).toBeDefined();
     expect(command![0]).toBe('node');
-    expect(command![1]).toMatch(/^dist\/.+\.js$/);
+    expect(command!.slice(1, -1)).toEqual(SERVER_NODE_FLAGS);
+    expect(command!.at(-1)).toMatch(/^dist\/.+\.js$/);
     expect(ofKind(runtime, 'ENTRYPOINT')).toEqual([]);
   });
 

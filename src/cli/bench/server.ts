@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { getJson } from './http.js';
+import { SERVER_NODE_FLAGS } from '../../node-flags.js';
 
 /** The built server next to this file: dist/server.js. */
 export const SERVER_ENTRY = fileURLToPath(new URL('../../server.js', import.meta.url));
@@ -51,10 +52,10 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** Starts `node dist/server.js` on a fresh port and waits until /health answers. */
+/** Starts `node <SERVER_NODE_FLAGS> dist/server.js`, as shipped, on a fresh port and waits until /health answers. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? []), SERVER_ENTRY], {
+  const child: ChildProcess = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...(options.nodeFlags ?? []), SERVER_ENTRY], {
     env: {
       ...process.env,
       PORT: String(port),

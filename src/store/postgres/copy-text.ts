@@ -48,7 +48,7 @@ const DROPPED = {
  * but may still be waiting for the socket to drain, and would write the rest (CopyDone) to a
  * connection it no longer has. Those late writes are dropped here, as the server drops them.
  */
-export function copyText(client: PoolClient, sql: string, text: string): Promise<number> {
+export function copyText(client: PoolClient, sql: string, text: string | readonly Buffer[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const stream = client.query(copyFrom(sql));
     stream.once('error', (error) => {
@@ -59,6 +59,10 @@ export function copyText(client: PoolClient, sql: string, text: string): Promise
       reject(error);
     });
     stream.once('finish', () => resolve(stream.rowCount));
-    stream.end(text);
+    if (typeof text === 'string') stream.end(text);
+    else {
+      for (const piece of text) stream.write(piece);
+      stream.end();
+    }
   });
 }

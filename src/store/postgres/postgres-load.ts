@@ -37,7 +37,7 @@ interface DirectSegment {
   rows: number;
   incomplete: number;
   /** Target COPY text not sent yet, and its rows. */
-  unsent: string;
+  unsent: Buffer[];
   unsentRows: number;
   /** The first error of a COPY of this segment. */
   failure: unknown;
@@ -170,7 +170,7 @@ export class PostgresLoadSession implements LoadSession {
           tally: this.tally === undefined ? undefined : new HireCountTally(this.table),
           rows: 0,
           incomplete: 0,
-          unsent: '',
+          unsent: [],
           unsentRows: 0,
           failure: undefined,
         };
@@ -187,7 +187,7 @@ export class PostgresLoadSession implements LoadSession {
       // Bytes, not the string: it would be built of slices that keep whole pieces of the body alive.
       segment.stage.push(Buffer.from(stage));
       segment.rows += rows.length;
-      segment.unsent += target;
+      segment.unsent.push(Buffer.from(target));
       segment.unsentRows += rows.length;
       if (segment.unsentRows >= this.directCopyRows) await this.sendDirect(segment);
       return segment.failure !== undefined || segment.rows >= this.applyEvery ? this.closeSegment() : empty();
@@ -197,10 +197,10 @@ export class PostgresLoadSession implements LoadSession {
   /** Starts a COPY of the segment's unsent rows and waits for the one before it (one in flight). */
   private async sendDirect(segment: DirectSegment): Promise<void> {
     const text = segment.unsent;
-    segment.unsent = '';
+    segment.unsent = [];
     segment.unsentRows = 0;
     const previous = this.pending;
-    if (segment.failure === undefined && text !== '') {
+    if (segment.failure === undefined && text.length > 0) {
       this.pending = copyText(this.held.client, this.directCopySql, text).then(
         () => undefined,
         (error: unknown) => {
