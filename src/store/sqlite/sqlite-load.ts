@@ -18,6 +18,23 @@ const ROWS_PER_STATEMENT = 64;
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
+ * Rows a load inserts with the table's secondary indexes before it may drop them and build them
+ * again at the end (see `IndexDeferral`); also never before it has inserted as many rows as the
+ * table held, so a small load into a big table keeps updating them in place.
+ */
+export const DEFER_INDEXES_AFTER = 50_000;
+
+/**
+ * How a load gets its dropped indexes built again once it has committed (off the event loop).
+ * Inserting into an index with random keys (the hire instants) costs a page miss per row once
+ * the index outgrows the page cache: measured on 3M rows, 22.4 s with the three indexes, 4.7 s
+ * without them plus 4.7 s to build them by sorting.
+ */
+export interface IndexDeferral {
+  build(statements: readonly string[]): Promise<void>;
+}
+
+/**
  * One upload's transaction on the writer connection. Each chunk is inserted synchronously with
  * prepared statements, 64 rows per INSERT, giving the event loop a turn every 256 rows. A
  * duplicate id is detected by `ON CONFLICT DO NOTHING`: the row is missing from the statement's
@@ -33,12 +50,20 @@ export class SqliteLoadSession implements LoadSession {
   /** hired_employees only: the load counts its own hires instead of the per-row trigger. */
   private readonly counts: HireCountBuffer | undefined;
   private done = false;
+  /** Rows inserted so far by this load. */
+  private loaded = 0;
+  /** The table's secondary indexes, while they may still be dropped; and the row count that triggers it. */
+  private deferrable: { name: string; sql: string }[] = [];
+  private deferAt = Number.POSITIVE_INFINITY;
+  /** CREATE INDEX statements of the indexes this load dropped, to run after its commit. */
+  private dropped: string[] = [];
 
   constructor(
     private readonly db: Database.Database,
     table: TableDef,
     private readonly options: LoadOptions,
     private readonly release: () => void,
+    private readonly deferral?: IndexDeferral,
   ) {
     const names = table.columns.map((c) => quoteIdent(c.name));
     const target = quoteIdent(table.name);
@@ -68,6 +93,13 @@ export class SqliteLoadSession implements LoadSession {
     db.exec('BEGIN IMMEDIATE');
     try {
       this.counts = table.name === 'hired_employees' ? hireCountBuffer(db, table) : undefined;
+      if (deferral !== undefined) {
+        this.deferrable = db
+          .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name")
+          .all(table.name) as { name: string; sql: string }[];
+        const stored = db.prepare(`SELECT COALESCE(MAX(rowid), 0) FROM ${target}`).pluck().get() as number;
+        this.deferAt = Math.max(DEFER_INDEXES_AFTER, stored);
+      }
     } catch (error) {
       db.exec('ROLLBACK');
       throw error;
@@ -82,6 +114,8 @@ export class SqliteLoadSession implements LoadSession {
         if (start > 0) await nextTurn();
         await this.writeSlice(rows, start, Math.min(rows.length, start + ROWS_PER_TURN), outcome);
       }
+      this.loaded += outcome.inserted;
+      if (this.deferrable.length > 0 && this.loaded >= this.deferAt) this.dropIndexes();
     } catch (error) {
       throw mapSqliteError(error);
     }
@@ -115,6 +149,35 @@ export class SqliteLoadSession implements LoadSession {
       const row = accepted[next]!;
       if (this.insert.run(row.values).changes !== 1) await this.conflict(row, outcome);
       else if (this.inserted(row, outcome)) await this.counts!.flush();
+    }
+  }
+
+  /** Drops the table's secondary indexes inside the load's transaction (a rollback restores them). */
+  private dropIndexes(): void {
+    for (const index of this.deferrable) {
+      this.db.exec(`DROP INDEX ${quoteIdent(index.name)}`);
+      this.dropped.push(index.sql);
+    }
+    this.deferrable = [];
+  }
+
+  /**
+   * Builds the dropped indexes again after the commit, before the writer turn is given back: on a
+   * worker thread, or here when that fails (the event loop then waits). Should both fail (a full
+   * disk), the rows stay committed and the next start builds the indexes (SqliteStore.migrate).
+   */
+  private async rebuildIndexes(): Promise<void> {
+    const statements = this.dropped;
+    this.dropped = [];
+    if (statements.length === 0) return;
+    try {
+      await this.deferral!.build(statements);
+    } catch {
+      try {
+        for (const sql of statements) this.db.exec(sql.replace(/^CREATE INDEX /i, 'CREATE INDEX IF NOT EXISTS '));
+      } catch {
+        // Left to the next start.
+      }
     }
   }
 
@@ -160,6 +223,7 @@ export class SqliteLoadSession implements LoadSession {
       await this.counts?.close();
       await insertUploadLog(this.db, record, rejects);
       this.db.exec('COMMIT');
+      await this.rebuildIndexes();
     } catch (error) {
       throw mapSqliteError(error);
     } finally {

@@ -3,14 +3,15 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError } from '../../errors.js';
 import { Mutex } from '../../lib/mutex.js';
-import { TABLE_NAMES, type Row, type TableDef } from '../../tables.js';
-import { quoteIdent } from '../ddl.js';
+import { TABLE_NAMES, TABLES, type Row, type TableDef } from '../../tables.js';
+import { createIndexesSql, quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
 import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
 import { Checkpointer } from './checkpointer.js';
 import { mapSqliteError } from './errors.js';
 import { exportSqliteRows, importSqliteRows } from './sqlite-backup.js';
-import { SqliteLoadSession } from './sqlite-load.js';
+import { buildIndexesOffThread } from './index-builder.js';
+import { SqliteLoadSession, type IndexDeferral } from './sqlite-load.js';
 import { insertUploadLog, readUpload, UPLOAD_REJECTS_SQL } from './sqlite-upload-log.js';
 
 export interface SqliteStoreOptions {
@@ -28,6 +29,12 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** PRAGMA cache_size of the writer connection (negative: KiB): 8 MB, half better-sqlite3's default, for the memory target. */
 export const WRITER_CACHE_SIZE = -8_000;
+/**
+ * PRAGMA cache_size of the connection that builds a big load's indexes (KiB): SQLite's sorter
+ * keeps as much in memory before it spills sorted runs to temporary files. 2 MB: the build runs
+ * while the server holds its other memory, under the same ceiling.
+ */
+const BUILD_CACHE_SIZE = -2_000;
 const READER_CACHE_SIZE = -4_000;
 
 /**
@@ -65,6 +72,8 @@ export class SqliteStore implements Store {
       this.writer.pragma(`cache_size = ${WRITER_CACHE_SIZE}`);
       this.reader.pragma(`cache_size = ${READER_CACHE_SIZE}`);
       this.startCheckpointer(options.path);
+      const build = { path: options.path, busyTimeoutMs: this.busyTimeoutMs, cacheSize: BUILD_CACHE_SIZE };
+      this.indexDeferral = { build: (statements) => buildIndexesOffThread(build, statements) };
       this.version = this.reader.prepare('PRAGMA data_version').pluck();
     }
   }
@@ -77,6 +86,9 @@ export class SqliteStore implements Store {
   private readonly version: Database.Statement | undefined;
 
   private checkpointer: Checkpointer | undefined;
+
+  /** File databases: big loads build their indexes after the commit, on a worker thread. */
+  private readonly indexDeferral: IndexDeferral | undefined;
 
   /**
    * Moves WAL checkpoints off the event loop (see Checkpointer); SQLite's automatic checkpoint
@@ -108,6 +120,11 @@ export class SqliteStore implements Store {
           record.run(migration.version, migration.name, new Date().toISOString());
         })();
       }
+      // A load that dropped its indexes builds them after its commit; a crash in between leaves
+      // them to be built here (a no-op when they exist).
+      for (const name of TABLE_NAMES) {
+        for (const sql of createIndexesSql(TABLES[name])) db.exec(sql.replace(/^CREATE INDEX /, 'CREATE INDEX IF NOT EXISTS '));
+      }
     });
   }
 
@@ -128,7 +145,7 @@ export class SqliteStore implements Store {
     const release = await this.writeLock.acquire();
     try {
       // The session opens its transaction (BEGIN IMMEDIATE) as it is made.
-      return await this.retryWhileBusy(() => new SqliteLoadSession(this.writer, table, options, release));
+      return await this.retryWhileBusy(() => new SqliteLoadSession(this.writer, table, options, release, this.indexDeferral));
     } catch (error) {
       if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
       release();
