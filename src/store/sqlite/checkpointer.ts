@@ -14,7 +14,9 @@ const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('busy_timeout = 0');
 let seen = -1;
 let behind = false;
+let paused = false;
 const tick = () => {
+  if (paused) return;
   try {
     const version = db.pragma('data_version', { simple: true });
     if (version === seen && !behind) return;
@@ -26,7 +28,11 @@ const tick = () => {
   }
 };
 const timer = setInterval(tick, workerData.pollMs);
-parentPort.on('message', () => {
+parentPort.on('message', (message) => {
+  if (message === 'pause' || message === 'resume') {
+    paused = message === 'pause';
+    return;
+  }
   clearInterval(timer);
   db.close();
   parentPort.close();
@@ -62,6 +68,20 @@ export class Checkpointer {
   /** Registers what to do if the worker dies (turn SQLite's own checkpoints back on). */
   onFailure(fn: (error: unknown) => void): void {
     this.worker.once('error', fn);
+  }
+
+  /**
+   * Holds checkpoints back while `work` runs (a big load's index build, which the upload's answer
+   * waits for: a checkpoint copying a gigabyte of WAL meanwhile would compete for the disk and the
+   * cores), then lets them go on.
+   */
+  async holdDuring<T>(work: () => Promise<T>): Promise<T> {
+    this.worker.postMessage('pause');
+    try {
+      return await work();
+    } finally {
+      this.worker.postMessage('resume');
+    }
   }
 
   /** Stops the worker and closes its connection. */

@@ -73,7 +73,12 @@ export class SqliteStore implements Store {
       this.reader.pragma(`cache_size = ${READER_CACHE_SIZE}`);
       this.startCheckpointer(options.path);
       const build = { path: options.path, busyTimeoutMs: this.busyTimeoutMs, cacheSize: BUILD_CACHE_SIZE };
-      this.indexDeferral = { build: (statements) => buildIndexesOffThread(build, statements) };
+      this.indexDeferral = {
+        build: (statements) => {
+          const run = () => buildIndexesOffThread(build, statements);
+          return this.checkpointer === undefined ? run() : this.checkpointer.holdDuring(run);
+        },
+      };
       this.version = this.reader.prepare('PRAGMA data_version').pluck();
     }
   }
