@@ -20,7 +20,12 @@ export function copyField(value: CopyValue): string {
 }
 
 /** One row in COPY's text format, newline included. */
-export const copyLine = (values: readonly CopyValue[]): string => values.map(copyField).join('\t') + '\n';
+export function copyLine(values: readonly CopyValue[]): string {
+  // A loop, not map + join: two temporary arrays less per row of a bulk load.
+  let line = copyField(values[0] ?? null);
+  for (let i = 1; i < values.length; i++) line += '\t' + copyField(values[i]!);
+  return line + '\n';
+}
 
 /**
  * Runs `COPY … FROM STDIN` (text format) on a client, streaming `text` pieces with back-pressure.

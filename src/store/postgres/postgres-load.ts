@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import type { ColumnType, TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
-import { copyIn, copyLine, copyText } from './copy-text.js';
+import { copyField, copyIn, copyLine, copyText } from './copy-text.js';
 import { mapPgError } from './errors.js';
 import { HireCountTally, MAX_KEYS } from './hire-count-tally.js';
 import { insertUploadLog } from './postgres-upload-log.js';
@@ -179,8 +179,10 @@ export class PostgresLoadSession implements LoadSession {
       let target = '';
       let stage = '';
       for (const row of rows) {
-        target += copyLine(row.values);
-        stage += copyLine([row.line, row.raw, row.incomplete, ...row.values]);
+        const line = copyLine(row.values);
+        target += line;
+        // The staging table's columns: line, raw, incomplete, then the same values.
+        stage += `${row.line}\t${copyField(row.raw)}\t${copyField(row.incomplete)}\t${line}`;
         if (row.incomplete) segment.incomplete++;
         segment.tally?.count(row.values);
       }
