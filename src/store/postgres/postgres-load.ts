@@ -252,10 +252,24 @@ export class PostgresLoadSession implements LoadSession {
         await insertUploadLog(this.held.client, record, rejects);
         await this.held.client.query('COMMIT');
       });
+      if (this.tally !== undefined) await this.analyzeCounts();
       await this.end();
     } catch (error) {
       await this.end(error);
       throw error;
+    }
+  }
+
+  /**
+   * After a bulk load has added thousands of count rows at once: fresh statistics for the reports'
+   * plans, and the rows' commit status recorded (hint bits) by this connection rather than by the
+   * first report request. Best effort: the load is committed either way.
+   */
+  private async analyzeCounts(): Promise<void> {
+    try {
+      await this.held.client.query('ANALYZE hire_counts');
+    } catch {
+      // Autovacuum will.
     }
   }
 
