@@ -90,6 +90,8 @@ export class PostgresLoadSession implements LoadSession {
    * commit, the insert trigger's work being turned off for this transaction (migration 004).
    */
   private readonly tally: HireCountTally | undefined;
+  /** The insert trigger's work is off for this transaction (only with a tally). */
+  private deferring = true;
 
   private constructor(
     private readonly held: HeldClient,
@@ -158,8 +160,6 @@ export class PostgresLoadSession implements LoadSession {
     await this.held.client.query("SET LOCAL hr.hire_counts_deferred = 'off'");
     this.deferring = false;
   }
-
-  private deferring = true;
 
   private async writeDirect(rows: readonly StagedRow[]): Promise<LoadOutcome> {
     return this.guard(async () => {
