@@ -25,6 +25,9 @@ const merge = (a: LoadOutcome, b: LoadOutcome): LoadOutcome => ({
   rejected: [...a.rejected, ...b.rejected],
 });
 
+/** Rows copied on the fast path past which hire_counts is analyzed after the commit (see analyzeCounts). */
+const ANALYZE_AFTER = 10_000;
+
 /** SQLSTATE unique_violation: a direct segment held an id already stored or repeated. */
 const UNIQUE_VIOLATION = '23505';
 
@@ -92,6 +95,8 @@ export class PostgresLoadSession implements LoadSession {
   private readonly tally: HireCountTally | undefined;
   /** The insert trigger's work is off for this transaction (only with a tally). */
   private deferring = true;
+  /** Rows the fast path has copied and kept. */
+  private copiedDirect = 0;
 
   private constructor(
     private readonly held: HeldClient,
@@ -231,6 +236,7 @@ export class PostgresLoadSession implements LoadSession {
           this.tally.absorb(segment.tally);
           if (this.tally.size >= MAX_KEYS) await this.tally.flush(this.held.client);
         }
+        this.copiedDirect += segment.rows;
         return { inserted: segment.rows, updated: 0, incomplete: segment.incomplete, rejected: [] };
       }
       if ((segment.failure as { code?: unknown }).code !== UNIQUE_VIOLATION) throw segment.failure;
@@ -252,7 +258,7 @@ export class PostgresLoadSession implements LoadSession {
         await insertUploadLog(this.held.client, record, rejects);
         await this.held.client.query('COMMIT');
       });
-      if (this.tally !== undefined) await this.analyzeCounts();
+      if (this.tally !== undefined && this.copiedDirect >= ANALYZE_AFTER) await this.analyzeCounts();
       await this.end();
     } catch (error) {
       await this.end(error);
