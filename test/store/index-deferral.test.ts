@@ -4,6 +4,7 @@
  * happens to the load, the indexes end up exactly as the schema defines them.
  */
 import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +102,8 @@ describe('which loads defer their indexes', () => {
   const other = join(dir, 'other.sqlite');
   let store: SqliteStore;
   const builds: string[][] = [];
+  /** Makes the worker's build fail, as a worker that cannot start would. */
+  let workerFails = false;
   beforeAll(async () => {
     store = new SqliteStore({ path: other });
     await store.migrate();
@@ -109,6 +112,7 @@ describe('which loads defer their indexes', () => {
     const build = deferral.build.bind(deferral);
     deferral.build = async (statements) => {
       builds.push([...statements]);
+      if (workerFails) throw new Error('no worker');
       return build(statements);
     };
   });
@@ -126,7 +130,7 @@ describe('which loads defer their indexes', () => {
     await session.finish();
     await session.commit(
       {
-        upload_id: `u${from}`,
+        upload_id: randomUUID(),
         table: 'hired_employees',
         source: 'csv',
         status: 'committed',
@@ -165,5 +169,25 @@ describe('which loads defer their indexes', () => {
   it('a load past the threshold but smaller than what the table holds does not', async () => {
     await load(1_000_000, DEFER_INDEXES_AFTER + 1000);
     expect(builds).toHaveLength(1);
+  });
+
+  it('builds them on the event loop when the worker cannot', async () => {
+    await store.reset();
+    workerFails = true;
+    try {
+      await load(1, DEFER_INDEXES_AFTER + 1000);
+    } finally {
+      workerFails = false;
+    }
+    expect(builds).toHaveLength(2);
+    const indexes = await store.query(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'hired_employees' AND sql IS NOT NULL ORDER BY name",
+      [],
+    );
+    expect(indexes.map((r) => r.name)).toEqual([
+      'hired_employees_datetime_idx',
+      'hired_employees_department_id_idx',
+      'hired_employees_job_id_idx',
+    ]);
   });
 });

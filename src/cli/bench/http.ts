@@ -5,6 +5,18 @@ import { performance } from 'node:perf_hooks';
 /** Keep-alive, as a real client polling the service would be. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
+/** Reads a whole response; `ms` is from `started` to its last byte. */
+function readResponse(res: http.IncomingMessage, started: number): Promise<{ ms: number; status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () =>
+      resolve({ ms: performance.now() - started, status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+    );
+    res.on('error', reject);
+  });
+}
+
 export interface Timed<T> {
   ms: number;
   status: number;
@@ -23,22 +35,18 @@ export function request<T = unknown>(url: string, init: { method?: string; json?
         agent,
         headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': payload.length },
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const ms = performance.now() - started;
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            // Not JSON: keep the text.
-          }
-          resolve({ ms, status: res.statusCode ?? 0, body: body as T });
-        });
-        res.on('error', reject);
-      },
+      (res) =>
+        readResponse(res, started)
+          .then(({ ms, status, text }) => {
+            let body: unknown = text;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              // Not JSON: keep the text.
+            }
+            resolve({ ms, status, body: body as T });
+          })
+          .catch(reject),
     );
     req.on('error', reject);
     req.end(payload);
@@ -66,17 +74,13 @@ export function uploadFile(base: string, table: string, file: string, query = ''
     const req = http.request(
       `${base}/upload/${table}${query}`,
       { method: 'POST', headers: { 'content-type': 'text/csv', 'content-length': statSync(file).size } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const ms = performance.now() - started;
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) return reject(new Error(`upload of ${file} answered ${res.statusCode}: ${text.slice(0, 300)}`));
-          resolve({ ms, report: JSON.parse(text) as UploadResult['report'] });
-        });
-        res.on('error', reject);
-      },
+      (res) =>
+        readResponse(res, started)
+          .then(({ ms, status, text }) => {
+            if (status !== 200) return reject(new Error(`upload of ${file} answered ${status}: ${text.slice(0, 300)}`));
+            resolve({ ms, report: JSON.parse(text) as UploadResult['report'] });
+          })
+          .catch(reject),
     );
     req.on('error', reject);
     createReadStream(file, { highWaterMark: 64 * 1024 })

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { Row, TableDef } from '../../tables.js';
+import { hireCountColumns, quarterIndex, quarterOf, yearOf, type HireCountColumns } from '../hire-count-key.js';
 
 /** Distinct counts past which the tally is added to hire_counts early, so memory stays bounded. */
 export const MAX_KEYS = 65_536;
@@ -7,25 +8,17 @@ export const MAX_KEYS = 65_536;
 /** Ids below this make a numeric key (year·quarter, department, job); others a string one. */
 const SMALL = 65_536;
 
-const digit = (text: string, i: number): number => text.charCodeAt(i) - 48;
-
 /**
  * Hires counted in memory by a bulk load whose transaction turned the insert trigger's work off
  * (migration 004), added to hire_counts in one statement. Same rule as the trigger: a row
- * without instant or department is not counted, a missing job counts under 0, year and quarter
- * come from the stored UTC instant (`YYYY-MM-…`, as the ingest normalizes it).
+ * without instant or department is not counted, a missing job counts under 0 (hire-count-key.ts).
  */
 export class HireCountTally {
   private readonly counts = new Map<number | string, number>();
-  private readonly datetime: number;
-  private readonly department: number;
-  private readonly job: number;
+  private readonly columns: HireCountColumns;
 
   constructor(table: TableDef) {
-    const at = (name: string): number => table.columns.findIndex((c) => c.name === name);
-    this.datetime = at('datetime');
-    this.department = at('department_id');
-    this.job = at('job_id');
+    this.columns = hireCountColumns(table);
   }
 
   get size(): number {
@@ -33,13 +26,11 @@ export class HireCountTally {
   }
 
   count(values: Row): void {
-    const datetime = values[this.datetime];
-    const department = values[this.department];
+    const datetime = values[this.columns.datetime];
+    const department = values[this.columns.department];
     if (typeof datetime !== 'string' || typeof department !== 'number') return;
-    const job = (values[this.job] ?? 0) as number;
-    const year = digit(datetime, 0) * 1000 + digit(datetime, 1) * 100 + digit(datetime, 2) * 10 + digit(datetime, 3);
-    const yq = year * 4 + Math.floor((digit(datetime, 5) * 10 + digit(datetime, 6) + 2) / 3) - 1;
-    if (!(yq >= 4 && yq < 40_000)) throw new Error(`not a stored instant: ${datetime}`);
+    const job = (values[this.columns.job] ?? 0) as number;
+    const yq = quarterIndex(datetime);
     const key = department < SMALL && job < SMALL ? (yq * SMALL + department) * SMALL + job : `${yq}|${department}|${job}`;
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
@@ -68,8 +59,8 @@ export class HireCountTally {
       } else {
         [yq, department, job] = key.split('|').map(Number) as [number, number, number];
       }
-      years.push(Math.floor(yq / 4));
-      quarters.push((yq % 4) + 1);
+      years.push(yearOf(yq));
+      quarters.push(quarterOf(yq));
       departments.push(department);
       jobs.push(job);
       hires.push(n);

@@ -28,6 +28,10 @@ const merge = (a: LoadOutcome, b: LoadOutcome): LoadOutcome => ({
 /** Rows copied on the fast path past which hire_counts is analyzed after the commit (see analyzeCounts). */
 const ANALYZE_AFTER = 10_000;
 
+/** A row as a line of the staging table (line, raw, incomplete, then its values' COPY line). */
+const stageLine = (row: StagedRow, valuesLine: string): string =>
+  `${row.line}\t${copyField(row.raw)}\t${copyField(row.incomplete)}\t${valuesLine}`;
+
 /** SQLSTATE unique_violation: a direct segment held an id already stored or repeated. */
 const UNIQUE_VIOLATION = '23505';
 
@@ -140,7 +144,7 @@ export class PostgresLoadSession implements LoadSession {
     if (rows.length === 0) return empty();
     if (this.direct) return this.writeDirect(rows);
     let text = '';
-    for (const row of rows) text += copyLine([row.line, row.raw, row.incomplete, ...row.values]);
+    for (const row of rows) text += stageLine(row, copyLine(row.values));
     this.staged += rows.length;
     for (const row of rows) if (row.incomplete) this.stagedIncomplete++;
     const previous = this.pending;
@@ -186,8 +190,7 @@ export class PostgresLoadSession implements LoadSession {
       for (const row of rows) {
         const line = copyLine(row.values);
         target += line;
-        // The staging table's columns: line, raw, incomplete, then the same values.
-        stage += `${row.line}\t${copyField(row.raw)}\t${copyField(row.incomplete)}\t${line}`;
+        stage += stageLine(row, line);
         if (row.incomplete) segment.incomplete++;
         segment.tally?.count(row.values);
       }

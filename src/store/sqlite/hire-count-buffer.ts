@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Row } from '../../tables.js';
+import { quarterIndex, quarterOf, yearOf, type HireCountColumns } from '../hire-count-key.js';
 
 /** The per-row trigger a bulk load replaces (migration 003). */
 export const INSERT_TRIGGER = 'hire_counts_after_insert';
@@ -16,7 +17,6 @@ const MAX_QUARTERS = 64;
 const ADD = `INSERT INTO hire_counts (year, quarter, department_id, job_id, hires) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (year, quarter, department_id, job_id) DO UPDATE SET hires = hires + excluded.hires`;
 
-const digit = (text: string, i: number): number => text.charCodeAt(i) - 48;
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -43,8 +43,7 @@ export class HireCountBuffer {
 
   constructor(
     private readonly db: Database.Database,
-    /** Positions of datetime, department_id and job_id in a row. */
-    private readonly columns: { datetime: number; department: number; job: number },
+    private readonly columns: HireCountColumns,
   ) {
     this.add = db.prepare(ADD);
     this.triggerSql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?").pluck().get(INSERT_TRIGGER) as string;
@@ -64,17 +63,14 @@ export class HireCountBuffer {
     const department = values[this.columns.department];
     if (typeof datetime !== 'string' || department === null || department === undefined) return false;
     const job = values[this.columns.job] ?? 0;
-    const year = digit(datetime, 0) * 1000 + digit(datetime, 1) * 100 + digit(datetime, 2) * 10 + digit(datetime, 3);
-    const yq = year * 4 + Math.floor((digit(datetime, 5) * 10 + digit(datetime, 6) + 2) / 3) - 1;
-    // The ingest stores every instant as `YYYY-MM-DDTHH:MM:SS[.mmm]Z`; anything else is a bug.
-    if (!(yq >= 4 && yq < 40_000)) throw new Error(`not a stored instant: ${datetime}`);
+    const yq = quarterIndex(datetime);
     if (typeof department === 'number' && typeof job === 'number' && department < DEPARTMENTS && job < JOBS) {
       let hires = this.dense.get(yq);
       if (hires === undefined) this.dense.set(yq, (hires = new Int32Array(DEPARTMENTS * JOBS)));
       hires[department * JOBS + job]!++;
       return this.dense.size >= MAX_QUARTERS;
     }
-    const key = `${Math.floor(yq / 4)}|${(yq % 4) + 1}|${department}|${job}`;
+    const key = `${yearOf(yq)}|${quarterOf(yq)}|${department}|${job}`;
     this.sparse.set(key, (this.sparse.get(key) ?? 0) + 1);
     return this.sparse.size >= MAX_KEYS;
   }
@@ -86,8 +82,8 @@ export class HireCountBuffer {
   async flush(): Promise<void> {
     let n = 0;
     for (const [yq, hires] of this.dense) {
-      const year = Math.floor(yq / 4);
-      const quarter = (yq % 4) + 1;
+      const year = yearOf(yq);
+      const quarter = quarterOf(yq);
       for (let i = 0; i < hires.length; i++) {
         if (hires[i] === 0) continue;
         this.add.run(year, quarter, Math.floor(i / JOBS), i % JOBS, hires[i]);

@@ -3,6 +3,7 @@ import type { Row, TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
 import { mapSqliteError } from './errors.js';
+import { hireCountColumns } from '../hire-count-key.js';
 import { HireCountBuffer } from './hire-count-buffer.js';
 import { insertUploadLog } from './sqlite-upload-log.js';
 
@@ -92,7 +93,7 @@ export class SqliteLoadSession implements LoadSession {
       : [];
     db.exec('BEGIN IMMEDIATE');
     try {
-      this.counts = table.name === 'hired_employees' ? hireCountBuffer(db, table) : undefined;
+      this.counts = table.name === 'hired_employees' ? new HireCountBuffer(db, hireCountColumns(table)) : undefined;
       if (deferral !== undefined) {
         this.deferrable = db
           .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name")
@@ -245,9 +246,4 @@ export class SqliteLoadSession implements LoadSession {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
     this.release();
   }
-}
-
-function hireCountBuffer(db: Database.Database, table: TableDef): HireCountBuffer {
-  const at = (name: string): number => table.columns.findIndex((c) => c.name === name);
-  return new HireCountBuffer(db, { datetime: at('datetime'), department: at('department_id'), job: at('job_id') });
 }
