@@ -1,22 +1,45 @@
 # The daily workflow. `make server` and `make test` are all a fresh machine needs.
+#   make server   install when needed, build when sources changed, serve on SQLite at PORT (8000)
+#   make test     install when needed, build, run every test with coverage
+#   make all      the full workflow before a commit: lint, format check, clean, test
 SHELL := /bin/bash
 PORT ?= 8000
-NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: all server env activate lint format format-check clean build test run load bench
+# Node.js 24 LTS (22 works): the system's when new enough, else a project-local copy in .cache/
+# (scripts/node-prefix.sh). Every recipe, npm and node-gyp included, runs on it.
+NODE_PREFIX := $(shell scripts/node-prefix.sh)
+ifeq ($(NODE_PREFIX),)
+$(error scripts/node-prefix.sh found no Node.js >= 22 and could not fetch one)
+endif
+export PATH := $(NODE_PREFIX)/bin:$(PATH)
+ifneq ($(wildcard $(NODE_PREFIX)/include/node/node.h),)
+export npm_config_nodedir := $(NODE_PREFIX)
+endif
+NODE_MAJOR := $(shell $(NODE_PREFIX)/bin/node -p 'process.versions.node.split(".")[0]')
+
+# Native modules are built for one Node ABI: a change of Node major reinstalls.
+NPM_STAMP := node_modules/.installed-node$(NODE_MAJOR)
+BUILD_STAMP := dist/.build-stamp
+BUILD_INPUTS := $(shell find src scripts -type f) package-lock.json tsconfig.json tsconfig.build.json
+
+.PHONY: all server env activate lint format format-check clean build test run load bench node
 
 all: env lint format-check clean test
 
-# Installs exactly what package-lock.json says, once (again when the lock file changes).
+# Installs exactly what package-lock.json says, once (again when the lock file or Node changes).
 $(NPM_STAMP): package.json package-lock.json
+	rm -f node_modules/.installed-node*
 	npm ci
 	@touch $(NPM_STAMP)
 
 env: $(NPM_STAMP)
 
+node:
+	@echo "$(NODE_PREFIX)/bin/node $$(node -v)"
+
 activate:
-	@echo 'Put the project tools on PATH for this shell with:'
-	@echo '  export PATH="$$PWD/node_modules/.bin:$$PATH"'
+	@echo 'Put the project Node.js and tools on PATH for this shell with:'
+	@echo '  export PATH="$(NODE_PREFIX)/bin:$$PWD/node_modules/.bin:$$PATH"'
 
 lint: env
 	npx eslint .
@@ -30,15 +53,19 @@ format-check: env
 clean:
 	rm -rf dist coverage
 
-build: env
-	npm run build
+$(BUILD_STAMP): $(NPM_STAMP) $(BUILD_INPUTS)
+	npm run -s build
+	@touch $(BUILD_STAMP)
 
-test: env build
+build: $(BUILD_STAMP)
+
+test: build
 	npx vitest run --coverage
 
-# `make server`: everything `all` checks, then the server on SQLite at PORT (8000).
-server: all build
-	npm start
+# Serves the last build; the import folder is the shipped historical data, so the original
+# service's body-less `POST /upload/{table}` calls work.
+server: build
+	IMPORT_DIR="$${IMPORT_DIR:-$$PWD/data/historical}" npm start
 
 # Frees the port, then runs the server in watch mode: TypeScript and the dashboard rebuild on
 # change, and Node restarts when dist/ changes.
