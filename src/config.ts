@@ -55,6 +55,26 @@ export const ConfigSchema = Type.Object({
   SQLITE_BUSY_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 5000 }),
   /** Most fields in one CSV record; a record with more makes the upload a 400 (CSV_MALFORMED). */
   CSV_MAX_FIELDS: Type.Integer({ minimum: 1, default: 1000 }),
+  /** A streamed download (backup, rejects.csv, report) that makes no progress for this long is cut, in ms. */
+  DOWNLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30_000 }),
+  /** Longest wait of a write for its turn (writer lock, table lock, slot) before 503 BUSY, in ms. */
+  WRITE_QUEUE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30_000 }),
+  /** How long a stored Idempotency-Key answer is kept, in hours. */
+  IDEMPOTENCY_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, default: 24 }),
+  /** With API_KEY set: the reports and /tables stay open without a key unless this is false. */
+  PUBLIC_REPORTS: Type.Boolean({ default: true }),
+  /** The server's import folder (`file:NAME` sources, body-less POST /upload); empty: none. */
+  IMPORT_DIR: Type.String({ default: '' }),
+  /** S3 bucket for presigned direct uploads (POST /imports/upload-url); empty: none. */
+  IMPORT_BUCKET: Type.String({ default: '' }),
+  /** Key prefix of presigned uploads inside IMPORT_BUCKET. */
+  IMPORT_PREFIX: Type.String({ default: 'imports/' }),
+  /** Import jobs one instance runs at once. */
+  IMPORT_CONCURRENCY: Type.Integer({ minimum: 1, default: 1 }),
+  /** An import job whose instance has not renewed its lease for this long is taken up again, in ms. */
+  IMPORT_LEASE_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
+  /** An S3-compatible endpoint (MinIO, s3rver, LocalStack); set: path-style addressing. Empty: AWS. */
+  AWS_ENDPOINT_URL_S3: Type.String({ default: '' }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
