@@ -1,43 +1,15 @@
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { CheckpointerWorkerData } from './checkpointer-worker.js';
 
 /** How often the worker looks for new commits, in ms. */
 const POLL_MS = 200;
 
-// Plain JavaScript evaluated in the worker (so it runs the same from src/ under vitest and from
-// dist/): its own connection, a PASSIVE checkpoint whenever another connection has committed
-// (data_version moved) or the last one could not copy everything (a reader held a snapshot).
-const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.path, { fileMustExist: true });
-db.pragma('busy_timeout = 0');
-let seen = -1;
-let behind = false;
-let paused = false;
-const tick = () => {
-  if (paused) return;
-  try {
-    const version = db.pragma('data_version', { simple: true });
-    if (version === seen && !behind) return;
-    seen = version;
-    const [result] = db.pragma('wal_checkpoint(PASSIVE)');
-    behind = result.busy !== 0 || result.checkpointed < result.log;
-  } catch {
-    behind = true; // SQLITE_BUSY: another checkpoint is running; try again next time.
-  }
-};
-const timer = setInterval(tick, workerData.pollMs);
-parentPort.on('message', (message) => {
-  if (message === 'pause' || message === 'resume') {
-    paused = message === 'pause';
-    return;
-  }
-  clearInterval(timer);
-  db.close();
-  parentPort.close();
-});
-`;
+/**
+ * The worker's module: compiled beside this file in dist/; from src/ (vitest) the .ts itself,
+ * which Node strips of its types (that loader needs a larger heap than the worker's own work).
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './checkpointer-worker.ts' : './checkpointer-worker.js', import.meta.url);
 
 /**
  * Copies the write-ahead log back into the database file on a worker thread. SQLite's automatic
@@ -51,12 +23,11 @@ export class Checkpointer {
   /** Starts the worker for a database file; undefined when it cannot (the caller keeps SQLite's own). */
   static start(path: string): Checkpointer | undefined {
     try {
-      const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-      const worker = new Worker(WORKER, {
-        eval: true,
-        workerData: { path, driver, pollMs: POLL_MS },
+      const workerData: CheckpointerWorkerData = { path, pollMs: POLL_MS };
+      const worker = new Worker(WORKER_URL, {
+        workerData,
         // A small heap: the worker only runs pragmas.
-        resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
+        resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: FROM_SOURCE ? 24 : 8 },
       });
       worker.unref();
       return new Checkpointer(worker);

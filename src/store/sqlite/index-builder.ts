@@ -1,29 +1,12 @@
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { IndexBuilderWorkerData, IndexBuildResult } from './index-builder-worker.js';
 
-// Plain JavaScript evaluated in the worker, as the checkpointer's: its own connection runs the
-// CREATE INDEX statements in one transaction and says when it is done.
-const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.path, { fileMustExist: true });
-try {
-  db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
-  // As the writer's: in WAL mode NORMAL syncs at checkpoints, not at every commit (FULL would sync
-  // the hundreds of megabytes of index pages this commit appends to the WAL).
-  db.pragma('synchronous = NORMAL');
-  db.pragma('cache_size = ' + workerData.cacheSize);
-  db.pragma('threads = ' + workerData.sortThreads);
-  db.transaction(() => {
-    for (const sql of workerData.statements) db.exec(sql);
-  }).immediate();
-  parentPort.postMessage({ ok: true });
-} catch (error) {
-  parentPort.postMessage({ ok: false, message: String(error && error.message || error), code: error && error.code });
-} finally {
-  db.close();
-}
-`;
+/**
+ * The worker's module: compiled beside this file in dist/; from src/ (vitest) the .ts itself,
+ * which Node strips of its types (that loader needs a larger heap than the worker's own work).
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './index-builder-worker.ts' : './index-builder-worker.js', import.meta.url);
 
 /**
  * Helper threads SQLite's sorter may use besides the worker (PRAGMA threads): sorted runs are
@@ -46,14 +29,13 @@ export interface IndexBuildOptions {
  */
 export function buildIndexesOffThread(options: IndexBuildOptions, statements: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    const worker = new Worker(WORKER, {
-      eval: true,
-      workerData: { ...options, driver, statements, sortThreads: SORT_THREADS },
-      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
+    const workerData: IndexBuilderWorkerData = { ...options, statements, sortThreads: SORT_THREADS };
+    const worker = new Worker(WORKER_URL, {
+      workerData,
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: FROM_SOURCE ? 32 : 16 },
     });
     let settled = false;
-    worker.once('message', (result: { ok: boolean; message?: string; code?: string }) => {
+    worker.once('message', (result: IndexBuildResult) => {
       settled = true;
       if (result.ok) resolve();
       else reject(Object.assign(new Error(result.message), { code: result.code }));
