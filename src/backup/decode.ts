@@ -16,7 +16,11 @@ const MAX_BLOCK_BYTES = 64 * 1024 * 1024;
 const invalid = (message: string, details?: unknown): AppError =>
   new AppError('BACKUP_INVALID', `The file is not a valid Avro backup: ${message}`, details);
 
-/** avsc's decoder keeps the bytes it has not decoded yet here; no public API tells them. */
+/**
+ * avsc's decoder keeps the bytes it has not decoded yet here; no public API tells them. avsc is
+ * pinned to the exact version this was written against (package.json), and
+ * test/exactness/library-patches.test.ts fails when the installed one differs or lacks these fields.
+ */
 interface DecoderState {
   _tap: { buf: Buffer; pos: number };
   _syncMarker: Buffer | null;

@@ -52,6 +52,9 @@ const DROPPED = {
  * rejecting the data part-way (a unique violation): pg-copy-streams then forgets its connection
  * but may still be waiting for the socket to drain, and would write the rest (CopyDone) to a
  * connection it no longer has. Those late writes are dropped here, as the server drops them.
+ * `connection` is private to pg-copy-streams: the library is pinned to the exact version this was
+ * written against (package.json), and test/exactness/library-patches.test.ts fails when the
+ * installed one differs or no longer behaves so.
  */
 export function copyText(client: PoolClient, sql: string, text: string | readonly Buffer[]): Promise<number> {
   return new Promise((resolve, reject) => {
