@@ -5,6 +5,7 @@
 //   node scripts/build-web.mjs              type-check, then build (minified, with source maps)
 //   node scripts/build-web.mjs --no-check   build only
 //   node scripts/build-web.mjs --watch      rebuild on change (no type-check)
+//   --outdir DIR                            build elsewhere than dist/web (the tests)
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,8 +16,10 @@ import * as esbuild from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const src = join(root, 'src/web');
-const outdir = join(root, 'dist/web');
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+const outdirAt = argv.indexOf('--outdir');
+const outdir = outdirAt >= 0 && argv[outdirAt + 1] ? argv[outdirAt + 1] : join(root, 'dist/web');
 const watch = args.has('--watch');
 
 if (!watch && !args.has('--no-check')) {
@@ -60,8 +63,9 @@ if (watch) {
     writeFileSync(join(outdir, `${name}.br`), brotliCompressSync(body));
     writeFileSync(join(outdir, `${name}.gz`), gzipSync(body, { level: 9 }));
   }
+  // On stderr: commands built before they run (`npm run load`) keep stdout for their own answer.
   for (const name of ['index.html', 'app.js', 'app.js.br', 'app.css']) {
     const path = join(outdir, name);
-    console.log(`${relative(root, path).padEnd(22)} ${(statSync(path).size / 1024).toFixed(1).padStart(7)} KB`);
+    console.error(`${relative(root, path).padEnd(22)} ${(statSync(path).size / 1024).toFixed(1).padStart(7)} KB`);
   }
 }

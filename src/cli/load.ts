@@ -3,14 +3,12 @@
  * Loads departments.csv, jobs.csv and hired_employees.csv from a folder into DATABASE_URL
  * through the same ingestion code as POST /upload, with a progress bar per file.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../config.js';
 import { ingestCsv } from '../ingest/upload.js';
 import { openStore } from '../store/open-store.js';
-import { TABLE_NAMES, TABLES } from '../tables.js';
+import { folderFiles } from './load-files.js';
 import { describeError, runMain } from './run-main.js';
 
 const USAGE = 'usage: npm run load -- <folder> [--strict] [--dry-run] [--on-conflict reject|update] [--batch-size N]';
@@ -37,7 +35,7 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const files = TABLE_NAMES.map((name) => ({ table: TABLES[name], path: join(folder, `${name}.csv`) })).filter((f) => existsSync(f.path));
+  const files = folderFiles(folder);
   if (files.length === 0) {
     console.error(`No departments.csv, jobs.csv or hired_employees.csv in ${folder}`);
     return 2;
@@ -48,14 +46,20 @@ async function main(): Promise<number> {
   let failed = false;
   try {
     for (const file of files) {
-      const size = statSync(file.path).size;
+      const size = file.bytes;
       const bar = new cliProgress.SingleBar(
-        { format: `${file.table.name.padEnd(16)} {bar} {percentage}% | {value}/{total} bytes | {rows} rows`, hideCursor: true },
+        {
+          format: `${file.table.name.padEnd(16)} {bar} {percentage}% | {value}/{total} bytes | {rows} rows`,
+          hideCursor: true,
+          // Without a terminal (CI logs, `2> file`) a line every few seconds and the final one.
+          noTTYOutput: true,
+          notTTYSchedule: 5000,
+        },
         cliProgress.Presets.shades_classic,
       );
       bar.start(size, 0, { rows: 0 });
       try {
-        const report = await ingestCsv(store, createReadStream(file.path, { highWaterMark: 256 * 1024 }), {
+        const report = await ingestCsv(store, await file.open(), {
           table: file.table,
           batchSize,
           strict: values.strict,
@@ -65,16 +69,18 @@ async function main(): Promise<number> {
           maxRecordChars: config.CSV_MAX_RECORD_BYTES,
           onProgress: (bytes, rows) => bar.update(bytes, { rows }),
         });
-        bar.update(size);
+        // The last record of a file without a final newline is counted after the last chunk's call.
+        bar.update(size, { rows: report.received });
         bar.stop();
         const { errors, ...summary } = report;
+        // stdout holds nothing but one JSON report per file (`| jq` works); the rest is for people.
         console.log(JSON.stringify(summary));
-        for (const e of errors.slice(0, 10)) console.log(`  line ${e.line}: ${e.reason}`);
-        if (report.rejected > 10) console.log(`  … ${report.rejected - 10} more: GET /uploads/${report.upload_id}/rejects.csv`);
+        for (const e of errors.slice(0, 10)) console.error(`  line ${e.line}: ${e.reason}`);
+        if (report.rejected > 10) console.error(`  … ${report.rejected - 10} more: GET /uploads/${report.upload_id}/rejects.csv`);
       } catch (error) {
         bar.stop();
         failed = true;
-        console.error(`${file.path}: ${describeError(error)}`);
+        console.error(`${file.name}: ${describeError(error)}`);
       }
     }
   } finally {

@@ -48,8 +48,42 @@ describe('npm run load', () => {
     writeFileSync(join(folder, 'departments.csv'), '1,"Sales\n');
     const result = await load([folder], join(dir, 'bad.db'));
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/line 2: id is not an integer/);
+    expect(result.stderr).toMatch(/line 2: id is not an integer/);
+    expect(JSON.parse(result.stdout)).toMatchObject({ table: 'jobs', inserted: 1, rejected: 1 });
     expect(result.stderr).toMatch(/departments\.csv: CSV_MALFORMED: .*line 1/);
+  });
+
+  it('prints nothing but JSON reports on stdout, and counts the last row of a file without a final newline', async () => {
+    const folder = join(dir, 'no-newline');
+    mkdirSync(folder);
+    const names = Array.from({ length: 12 }, (_, i) => `${i + 1},Department ${i + 1}`);
+    writeFileSync(join(folder, 'departments.csv'), names.join('\n'));
+    writeFileSync(join(folder, 'jobs.csv'), '1,Clerk\r\n2,"Chief, Clerk"');
+    const result = await load([folder], join(dir, 'no-newline.db'));
+    expect(result.code).toBe(0);
+    const reports = result.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(reports.map((r) => [r.table, r.received, r.inserted])).toEqual([
+      ['departments', 12, 12],
+      ['jobs', 2, 2],
+    ]);
+    // The progress bar (stderr) ends on the same count as the report.
+    const lastBar = (table: string) =>
+      result.stderr
+        .split('\n')
+        .filter((l) => l.startsWith(table))
+        .at(-1);
+    expect(lastBar('departments')).toMatch(/100% \| (\d+)\/\1 bytes \| 12 rows$/);
+    expect(lastBar('jobs')).toMatch(/\| 2 rows$/);
+  });
+
+  it('builds the dashboard without a word on stdout (npm run load builds first)', async () => {
+    const out = join(dir, 'web');
+    const result = await run(process.execPath, ['scripts/build-web.mjs', '--no-check', '--outdir', out], { cwd: ROOT });
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/app\.js\s+[\d.]+ KB/);
   });
 
   it('refuses a folder without any of the files', async () => {
