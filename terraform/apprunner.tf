@@ -1,28 +1,23 @@
+# compute = "apprunner": the service as it was first deployed, for accounts that already use App
+# Runner (closed to new customers). Every resource here has count = 1 only then; the moved blocks
+# keep the addresses of deployments made before `compute` existed, so their plan changes nothing.
 locals {
-  # SQLite lives on the instance's own disk: a second instance would be a second, different
-  # database. Without PostgreSQL the service therefore runs exactly one instance.
-  min_size = var.enable_postgres ? var.min_size : 1
-  max_size = var.enable_postgres ? var.max_size : 1
+  apprunner_count = local.apprunner ? 1 : 0
+}
 
-  runtime_environment_variables = merge(
-    {
-      HOST      = "0.0.0.0"
-      PORT      = "8000"
-      LOG_LEVEL = var.log_level
-      # App Runner's front proxy appends the client's address to X-Forwarded-For.
-      TRUST_PROXY = var.trust_proxy
-    },
-    { for name, value in { DATABASE_URL = "sqlite:./var/hr.db" } : name => value if !var.enable_postgres },
-  )
+moved {
+  from = aws_apprunner_auto_scaling_configuration_version.globant_api
+  to   = aws_apprunner_auto_scaling_configuration_version.globant_api[0]
+}
 
-  # Secrets Manager ARNs; App Runner reads the values at deployment with the instance role.
-  runtime_environment_secrets = merge(
-    { API_KEY = aws_secretsmanager_secret.api_key.arn },
-    { for name, arn in { DATABASE_URL = one(aws_secretsmanager_secret.database_url[*].arn) } : name => arn if var.enable_postgres },
-  )
+moved {
+  from = aws_apprunner_service.globant_api
+  to   = aws_apprunner_service.globant_api[0]
 }
 
 resource "aws_apprunner_auto_scaling_configuration_version" "globant_api" {
+  count = local.apprunner_count
+
   auto_scaling_configuration_name = "globant-api"
   max_concurrency                 = var.max_concurrency
   min_size                        = local.min_size
@@ -35,6 +30,8 @@ resource "aws_apprunner_auto_scaling_configuration_version" "globant_api" {
 }
 
 resource "aws_apprunner_service" "globant_api" {
+  count = local.apprunner_count
+
   service_name = "globant-api"
 
   source_configuration {
@@ -42,17 +39,17 @@ resource "aws_apprunner_service" "globant_api" {
     auto_deployments_enabled = true
 
     authentication_configuration {
-      access_role_arn = aws_iam_role.apprunner_ecr_access.arn
+      access_role_arn = aws_iam_role.apprunner_ecr_access[0].arn
     }
 
     image_repository {
-      image_identifier      = "${aws_ecr_repository.globant_api.repository_url}:${var.image_tag}"
+      image_identifier      = local.image
       image_repository_type = "ECR"
 
       image_configuration {
         port                          = "8000"
-        runtime_environment_variables = local.runtime_environment_variables
-        runtime_environment_secrets   = local.runtime_environment_secrets
+        runtime_environment_variables = local.environment
+        runtime_environment_secrets   = local.secrets
       }
     }
   }
@@ -60,7 +57,7 @@ resource "aws_apprunner_service" "globant_api" {
   instance_configuration {
     cpu               = var.instance_cpu
     memory            = var.instance_memory
-    instance_role_arn = aws_iam_role.apprunner_instance.arn
+    instance_role_arn = aws_iam_role.apprunner_instance[0].arn
   }
 
   # /health answers 200 only when the database answers.
@@ -73,17 +70,17 @@ resource "aws_apprunner_service" "globant_api" {
     unhealthy_threshold = 5
   }
 
-  auto_scaling_configuration_arn = aws_apprunner_auto_scaling_configuration_version.globant_api.arn
+  auto_scaling_configuration_arn = aws_apprunner_auto_scaling_configuration_version.globant_api[0].arn
 
   network_configuration {
     ingress_configuration {
       is_publicly_accessible = true
     }
 
-    # With PostgreSQL, outbound traffic goes through the VPC connector (the database is its only
-    # destination); without it, App Runner's default internet egress.
+    # With PostgreSQL, outbound traffic goes through the VPC connector (the database and the S3
+    # gateway endpoint are its only destinations); without it, App Runner's default internet egress.
     egress_configuration {
-      egress_type       = var.enable_postgres ? "VPC" : "DEFAULT"
+      egress_type       = local.postgres ? "VPC" : "DEFAULT"
       vpc_connector_arn = one(aws_apprunner_vpc_connector.globant_api[*].arn)
     }
   }

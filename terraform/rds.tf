@@ -1,21 +1,28 @@
-# Optional shared database (var.enable_postgres): Amazon RDS for PostgreSQL in two private subnets
-# of its own VPC, with no route to the internet. The service reaches it through an App Runner VPC
-# connector whose security group is the only one the database accepts. Its credentials live in
-# Secrets Manager as the DATABASE_URL the service reads.
+# The shared database (local.postgres: on by default with ECS): Amazon RDS for PostgreSQL in two
+# private subnets of the project's VPC, with no route to the internet. The service reaches it from
+# one security group only: the ECS tasks' (ecs.tf) or the App Runner VPC connector's. Its
+# credentials live in Secrets Manager as the DATABASE_URL the service reads.
+#
+# The VPC keeps its first name (aws_vpc.db): it held only the database when App Runner was the one
+# compute choice, and renaming it would replace it under existing deployments.
 
 locals {
-  db_count = var.enable_postgres ? 1 : 0
+  db_count = local.postgres ? 1 : 0
+  # ECS tasks always run in this VPC; App Runner needs it only to reach the database.
+  vpc_count = local.ecs || local.postgres ? 1 : 0
+  # The App Runner VPC connector exists only when App Runner must reach the database.
+  connector_count = local.apprunner && local.postgres ? 1 : 0
 }
 
 data "aws_availability_zones" "available" {
-  count = local.db_count
+  count = local.vpc_count
 
   state            = "available"
   exclude_zone_ids = var.excluded_availability_zone_ids
 }
 
 resource "aws_vpc" "db" {
-  count = local.db_count
+  count = local.vpc_count
 
   cidr_block           = var.vpc_cidr
   enable_dns_support   = true
@@ -27,7 +34,7 @@ resource "aws_vpc" "db" {
 }
 
 resource "aws_subnet" "db_private" {
-  count = var.enable_postgres ? 2 : 0
+  count = local.postgres ? 2 : 0
 
   vpc_id                  = aws_vpc.db[0].id
   cidr_block              = cidrsubnet(var.vpc_cidr, 8, count.index)
@@ -40,7 +47,7 @@ resource "aws_subnet" "db_private" {
 }
 
 resource "aws_security_group" "apprunner_connector" {
-  count = local.db_count
+  count = local.connector_count
 
   name_prefix = "globant-api-connector-"
   description = "App Runner VPC connector of globant-api: egress to PostgreSQL only"
@@ -51,12 +58,12 @@ resource "aws_security_group" "db" {
   count = local.db_count
 
   name_prefix = "globant-api-db-"
-  description = "PostgreSQL of globant-api: ingress from the App Runner connector only"
+  description = "PostgreSQL of globant-api: ingress from the service only"
   vpc_id      = aws_vpc.db[0].id
 }
 
 resource "aws_vpc_security_group_egress_rule" "connector_to_db" {
-  count = local.db_count
+  count = local.connector_count
 
   security_group_id            = aws_security_group.apprunner_connector[0].id
   referenced_security_group_id = aws_security_group.db[0].id
@@ -67,7 +74,7 @@ resource "aws_vpc_security_group_egress_rule" "connector_to_db" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "db_from_connector" {
-  count = local.db_count
+  count = local.connector_count
 
   security_group_id            = aws_security_group.db[0].id
   referenced_security_group_id = aws_security_group.apprunner_connector[0].id
@@ -75,6 +82,17 @@ resource "aws_vpc_security_group_ingress_rule" "db_from_connector" {
   from_port                    = 5432
   to_port                      = 5432
   description                  = "PostgreSQL from App Runner"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "db_from_service" {
+  count = local.ecs && local.postgres ? 1 : 0
+
+  security_group_id            = aws_security_group.db[0].id
+  referenced_security_group_id = aws_security_group.service[0].id
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  description                  = "PostgreSQL from the ECS tasks"
 }
 
 resource "aws_db_subnet_group" "db" {
@@ -147,7 +165,7 @@ resource "aws_secretsmanager_secret_version" "database_url" {
 }
 
 resource "aws_apprunner_vpc_connector" "globant_api" {
-  count = local.db_count
+  count = local.connector_count
 
   vpc_connector_name = "globant-api"
   subnets            = aws_subnet.db_private[*].id

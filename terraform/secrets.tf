@@ -1,6 +1,6 @@
-# API_KEY: generated once, stored in Secrets Manager, given to the service by App Runner
-# (runtime_environment_secrets). It never appears in the code or the workflows; it is in the
-# encrypted remote state. Read it with:
+# API_KEY: generated once, stored in Secrets Manager, given to the container by ECS (a `secret` of
+# the primary container) or App Runner (runtime_environment_secrets). It never appears in the code
+# or the workflows; it is in the encrypted remote state. Read it with:
 #   aws secretsmanager get-secret-value --secret-id "$(terraform output -raw api_key_secret_arn)" --query SecretString --output text
 resource "random_password" "api_key" {
   length  = 48

@@ -1,5 +1,16 @@
+variable "compute" {
+  description = "Where the container runs: ecs_express (Amazon ECS Express Mode on Fargate, the default, open to every AWS account) or apprunner (AWS App Runner, for accounts that already use it: App Runner is closed to new customers)."
+  type        = string
+  default     = "ecs_express"
+
+  validation {
+    condition     = contains(["ecs_express", "apprunner"], var.compute)
+    error_message = "compute must be ecs_express or apprunner."
+  }
+}
+
 variable "aws_region" {
-  description = "AWS region for every resource (App Runner must be available there, e.g. us-east-1, us-east-2, us-west-2, eu-west-1)."
+  description = "AWS region for every resource (with compute = apprunner, App Runner must be available there, e.g. us-east-1, us-east-2, us-west-2, eu-west-1)."
   type        = string
   default     = "us-east-1"
 }
@@ -15,25 +26,25 @@ variable "aws_account_id" {
 }
 
 variable "image_tag" {
-  description = "Tag of the globant-api image in ECR that App Runner runs and watches for auto deployments (push_image.yml moves `latest`)."
+  description = "Tag of the globant-api image in ECR the service runs. App Runner watches it for auto deployments (push_image.yml moves `latest`); ECS deploys it at each apply, so pass the commit SHA to roll forward or back."
   type        = string
   default     = "latest"
 }
 
 variable "instance_cpu" {
-  description = "vCPU units per App Runner instance: 256, 512, 1024, 2048 or 4096 (1024 = 1 vCPU)."
+  description = "vCPU units per App Runner instance or ECS task: 256, 512, 1024, 2048 or 4096 (1024 = 1 vCPU)."
   type        = string
   default     = "1024"
 }
 
 variable "instance_memory" {
-  description = "Memory per App Runner instance in MB, compatible with instance_cpu (1024 CPU: 2048, 3072 or 4096)."
+  description = "Memory per App Runner instance or ECS task in MB, compatible with instance_cpu (1024 CPU: 2048 to 8192 on ECS; 2048, 3072 or 4096 on App Runner)."
   type        = string
   default     = "2048"
 }
 
 variable "min_size" {
-  description = "Fewest App Runner instances kept provisioned. Used only with enable_postgres; on SQLite the service runs exactly one."
+  description = "Fewest App Runner instances or ECS tasks kept running. Used only with PostgreSQL; on SQLite the service runs exactly one."
   type        = number
   default     = 1
 
@@ -44,7 +55,7 @@ variable "min_size" {
 }
 
 variable "max_size" {
-  description = "Most App Runner instances auto scaling may start. Used only with enable_postgres; on SQLite it is forced to 1."
+  description = "Most App Runner instances or ECS tasks auto scaling may start. Used only with PostgreSQL; on SQLite it is forced to 1."
   type        = number
   default     = 3
 
@@ -90,19 +101,19 @@ variable "ecr_force_delete" {
 }
 
 variable "enable_postgres" {
-  description = "Create an Amazon RDS for PostgreSQL database in private subnets, reached through an App Runner VPC connector, and let the service scale out. Off: SQLite inside the single instance (data lost on every deployment)."
+  description = "Create an Amazon RDS for PostgreSQL database in private subnets and let the service scale out. Unset (null): on with ecs_express (tasks are ephemeral and several), off with apprunner (as before). false: SQLite inside the ONE task or instance, and ALL DATA IS LOST AT EVERY DEPLOYMENT (a demo only)."
   type        = bool
-  default     = false
+  default     = null
 }
 
 variable "vpc_cidr" {
-  description = "CIDR block of the VPC created for the database (enable_postgres only); two /24 private subnets are carved from it."
+  description = "CIDR block of the VPC created for the database and, on ECS, the service: /24 subnets are carved from it (two private ones for the database, two public ones for the ECS tasks and their load balancer)."
   type        = string
   default     = "10.42.0.0/16"
 }
 
 variable "excluded_availability_zone_ids" {
-  description = "Availability Zone IDs to leave out of the database subnets because App Runner VPC connectors do not support them (e.g. use1-az3 in us-east-1)."
+  description = "Availability Zone IDs to leave out of the subnets because App Runner VPC connectors do not support them (e.g. use1-az3 in us-east-1)."
   type        = list(string)
   default     = ["use1-az3"]
 }
@@ -141,4 +152,61 @@ variable "db_deletion_protection" {
   description = "Refuse to delete the database, even from `terraform destroy`, until this is set back to false and applied."
   type        = bool
   default     = false
+}
+
+variable "scaling_metric" {
+  description = "What ECS Express Mode auto scaling tracks (PostgreSQL only): AVERAGE_CPU, AVERAGE_MEMORY or REQUEST_COUNT_PER_TARGET."
+  type        = string
+  default     = "AVERAGE_CPU"
+
+  validation {
+    condition     = contains(["AVERAGE_CPU", "AVERAGE_MEMORY", "REQUEST_COUNT_PER_TARGET"], var.scaling_metric)
+    error_message = "scaling_metric must be AVERAGE_CPU, AVERAGE_MEMORY or REQUEST_COUNT_PER_TARGET."
+  }
+}
+
+variable "scaling_target_value" {
+  description = "Target value of scaling_metric ECS keeps the service at: a percentage for CPU and memory, requests per task for REQUEST_COUNT_PER_TARGET."
+  type        = number
+  default     = 60
+}
+
+variable "lb_idle_timeout_seconds" {
+  description = "Idle timeout of the ECS Express load balancer, in seconds (1 to 4000; AWS default 60). An upload whose connection is silent longer (the server committing a large file before it answers) is cut with a 504. The Express resource cannot set it: the ECS workflow sets it on the service's load balancer after each apply (docs/deploy.md)."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.lb_idle_timeout_seconds >= 1 && var.lb_idle_timeout_seconds <= 4000
+    error_message = "lb_idle_timeout_seconds must be between 1 and 4000."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days the ECS service's CloudWatch log group keeps its logs."
+  type        = number
+  default     = 30
+}
+
+variable "import_bucket_name" {
+  description = "Name of the private S3 bucket for presigned direct uploads (import jobs); empty means globant-api-imports-<account id> (bucket names are global)."
+  type        = string
+  default     = ""
+}
+
+variable "import_prefix" {
+  description = "Key prefix of the uploads inside the import bucket (IMPORT_PREFIX of the service); the service may read and write under it only."
+  type        = string
+  default     = "imports/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+/$", var.import_prefix))
+    error_message = "import_prefix must be a non-empty key prefix ending in / (e.g. imports/)."
+  }
+}
+
+variable "import_expiration_days" {
+  description = "Days after which uploaded files under import_prefix expire (and unfinished multipart uploads are aborted): they are loaded into the database by then."
+  type        = number
+  default     = 7
 }

@@ -1,11 +1,13 @@
 terraform {
   # Pinned to Terraform 1.x (the workflows install 1.11.4) and to the providers' current major versions.
+  # AWS provider 6.23.0 added aws_ecs_express_gateway_service (ECS Express Mode); 6.x keeps every
+  # App Runner resource this configuration used under 5.x.
   required_version = ">= 1.9.0, < 2.0.0"
 
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.80"
+      version = "~> 6.23"
     }
     random = {
       source  = "hashicorp/random"

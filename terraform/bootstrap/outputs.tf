@@ -17,3 +17,8 @@ output "init_command" {
   description = "The command that initialises ../ against this state bucket."
   value       = "terraform init -backend-config=\"bucket=${aws_s3_bucket.state.bucket}\" -backend-config=\"region=${var.aws_region}\""
 }
+
+output "github_plan_role_arn" {
+  description = "Role pull requests assume through OIDC for terraform plan: store it as the AWS_PLAN_ROLE_ARN secret in GitHub (null when github_plan_role is false)."
+  value       = one(aws_iam_role.github_plan[*].arn)
+}

@@ -47,3 +47,9 @@ variable "create_github_oidc_provider" {
   type        = bool
   default     = true
 }
+
+variable "github_plan_role" {
+  description = "Create the read-only role pull requests assume to run terraform plan (it can read the state, which holds the generated secrets)."
+  type        = bool
+  default     = true
+}
