@@ -1,4 +1,5 @@
 import type { Row, TableDef, TableName } from '../tables.js';
+import type { ImportJobStore } from './import-jobs.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -83,6 +84,8 @@ export type ReportRow = Record<string, string | number>;
 /** The narrow interface the services use; only `store/` knows which database is behind it. */
 export interface Store {
   readonly dialect: Dialect;
+  /** Import jobs (POST /imports), durable in this database. */
+  readonly importJobs: ImportJobStore;
   /** Applies pending migrations (idempotent, safe when several instances start at once). */
   migrate(): Promise<void>;
   /** Resolves when the database answers a trivial query. */

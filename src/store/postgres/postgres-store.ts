@@ -7,6 +7,7 @@ import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount,
 import { isConnectionLoss, mapPgError } from './errors.js';
 import { exportPostgresRows, importPostgresRows } from './postgres-backup.js';
 import { APPLY_EVERY, PostgresLoadSession, type HeldClient } from './postgres-load.js';
+import { PostgresImportJobStore } from './postgres-import-jobs.js';
 import { insertUploadLog, readRejects, readUpload } from './postgres-upload-log.js';
 import { Slots } from './slots.js';
 
@@ -43,6 +44,7 @@ const RESET_LOCK_TRY_MS = 100;
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly pool: pg.Pool;
+  readonly importJobs: PostgresImportJobStore;
   /** The last error of an idle connection (the server restarted, a network blip): logged by no one, but never a crash. */
   lastIdleError: Error | undefined;
 
@@ -65,6 +67,7 @@ export class PostgresStore implements Store {
       application_name: 'hr-migration',
       types,
     });
+    this.importJobs = new PostgresImportJobStore(this.pool);
     this.pool.on('error', (error) => {
       this.lastIdleError = error;
     });

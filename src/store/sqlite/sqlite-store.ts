@@ -8,6 +8,7 @@ import { createIndexesSql, quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
 import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
 import { Checkpointer } from './checkpointer.js';
+import { jobsPathFor, SqliteImportJobStore } from './sqlite-import-jobs.js';
 import { mapSqliteError } from './errors.js';
 import { exportSqliteRows, importSqliteRows } from './sqlite-backup.js';
 import { buildIndexesOffThread } from './index-builder.js';
@@ -44,6 +45,7 @@ const READER_CACHE_SIZE = -4_000;
  */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
+  readonly importJobs: SqliteImportJobStore;
   readonly writer: Database.Database;
   private readonly reader: Database.Database;
   private readonly writeLock = new Mutex();
@@ -54,6 +56,7 @@ export class SqliteStore implements Store {
     if (!memory) mkdirSync(dirname(options.path), { recursive: true });
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.writer = new Database(options.path);
+    this.importJobs = new SqliteImportJobStore(jobsPathFor(options.path));
     this.writer.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     if (!memory) {
       this.writer.pragma('journal_mode = WAL');
@@ -144,6 +147,7 @@ export class SqliteStore implements Store {
       if (this.reader !== this.writer && this.reader.open) this.reader.close();
       if (this.writer.open) this.writer.close();
     });
+    await this.importJobs.close();
   }
 
   async openLoad(table: TableDef, options: LoadOptions): Promise<LoadSession> {

@@ -1,0 +1,4 @@
+-- Import jobs (issue 13). On SQLite they live in a database file of their own next to this one
+-- (`<database>.import-jobs`, see sqlite-import-jobs.ts): an import holds this file's single write
+-- lock for its whole transaction, and new jobs, progress, heartbeats and cancels must not wait
+-- behind it. The version is recorded here so both dialects count their migrations alike.
