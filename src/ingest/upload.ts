@@ -2,6 +2,7 @@ import { TextDecoder } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { AppError, isAppError } from '../errors.js';
 import type { TableDef } from '../tables.js';
+import type { UploadReport } from '../upload-record.js';
 import type { LoadOutcome, LoadSession, Store, StagedRow, UploadRecord, UploadStatus } from '../store/store.js';
 import { CsvRecordReader, CsvSyntaxError } from './csv-records.js';
 import { RejectSpool } from './reject-spool.js';
@@ -24,9 +25,7 @@ export interface UploadOptions {
 }
 
 /** The answer of POST /upload: the logged record plus the first hundred errors. */
-export interface UploadReport extends UploadRecord {
-  errors: { line: number; reason: string }[];
-}
+export type { UploadReport };
 
 /** The body ended before it should have: the client went away. */
 export class SourceAbortedError extends Error {}

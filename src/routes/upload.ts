@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import { ingestCsv } from '../ingest/upload.js';
 import { TableParamSchema, errorResponses } from '../schemas.js';
 import { resolveTable, type TableDef } from '../tables.js';
+import { UploadReportSchema } from '../upload-record.js';
 import { uploadSource } from './upload-source.js';
 
 export const UploadQuerySchema = Type.Object({
@@ -14,24 +15,6 @@ export const UploadQuerySchema = Type.Object({
     default: 'reject',
     description: '`reject`: a duplicate id is a rejected row; `update`: it replaces the stored row (upsert)',
   }),
-});
-
-export const UploadReportSchema = Type.Object({
-  upload_id: Type.String(),
-  table: Type.String(),
-  status: Type.String({ description: 'committed, dry_run, aborted or failed' }),
-  received: Type.Integer({ description: 'Records read (blank lines are not records)' }),
-  inserted: Type.Integer(),
-  updated: Type.Integer(),
-  rejected: Type.Integer(),
-  incomplete: Type.Integer({ description: 'Accepted rows with an empty field, stored as NULL' }),
-  batch_size: Type.Integer(),
-  strict: Type.Boolean(),
-  dry_run: Type.Boolean(),
-  on_conflict: Type.String(),
-  started_at: Type.String(),
-  elapsed_ms: Type.Integer(),
-  errors: Type.Array(Type.Object({ line: Type.Integer(), reason: Type.String() }), { description: 'The first 100 rejected rows' }),
 });
 
 export function tableOr404(name: string): TableDef {

@@ -6,7 +6,7 @@ import { CsvRecordReader } from '../ingest/csv-records.js';
 import { csvCell, csvLine } from '../reports/csv-output.js';
 import { errorResponses } from '../schemas.js';
 import type { Rejection } from '../store/store.js';
-import { UploadReportSchema } from './upload.js';
+import { UploadReportSchema } from '../upload-record.js';
 
 const IdParamSchema = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
@@ -25,10 +25,7 @@ export default async function uploadsRoutes(app: FastifyInstance): Promise<void>
         summary: "An upload's logged report, with its first 100 rejected rows",
         params: IdParamSchema,
         response: {
-          200: Type.Intersect([
-            UploadReportSchema,
-            Type.Object({ source: Type.String(), message: Type.Union([Type.String(), Type.Null()]) }),
-          ]),
+          200: UploadReportSchema,
           ...errorResponses(404),
         },
       },
