@@ -37,7 +37,7 @@ describe('Dockerfile', () => {
   it('has a build stage, a production-dependencies stage and a slim runtime stage', () => {
     expect(all.map((s) => s.name)).toEqual(expect.arrayContaining(['build', 'deps', 'runtime']));
     expect(runtime.name).toBe('runtime');
-    expect(runtime.from).toMatch(/^node:20-(slim|alpine)/);
+    expect(runtime.from).toMatch(/^node:24-slim@sha256:[0-9a-f]{64}$/);
     expect(runs(byName('build')).join('\n')).toMatch(/\bnpm ci\b/);
     expect(runs(byName('build')).join('\n')).toMatch(/\bnpm run build\b/);
     expect(runs(byName('deps')).join('\n')).toMatch(/\bnpm ci --omit=dev\b/);
@@ -82,7 +82,16 @@ describe('Dockerfile', () => {
     expect(workdir(all, runtime)).toBe('/app');
   });
 
-  it('checks /health with node itself (no curl in node:20-slim)', () => {
+  it('starts every stage from node:24-slim pinned by one digest, or from another stage', () => {
+    const external = all.filter((s) => !all.some((other) => other.name === s.from));
+    expect(external.map((s) => s.name)).toEqual(['toolchain', 'runtime']);
+    for (const stage of external) expect(stage.from, stage.name).toMatch(/^node:24-slim@sha256:[0-9a-f]{64}$/);
+    expect(new Set(external.map((s) => s.from)).size).toBe(1);
+    // No comment still names the Node 20 image.
+    expect(text).not.toMatch(/node:20/);
+  });
+
+  it('checks /health with node itself (no curl in node:24-slim)', () => {
     const checks = ofKind(runtime, 'HEALTHCHECK');
     expect(checks).toHaveLength(1);
     const command = execForm(checks[0]!.args);
