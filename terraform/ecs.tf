@@ -43,6 +43,8 @@ resource "aws_iam_role" "ecs_execution" {
 # What AmazonECSTaskExecutionRolePolicy grants, narrowed to this repository and log group, plus the
 # secrets the container receives. GetAuthorizationToken has no resource-level permission.
 data "aws_iam_policy_document" "ecs_execution" {
+  count = local.ecs_count
+
   statement {
     sid       = "EcrLogin"
     actions   = ["ecr:GetAuthorizationToken"]
@@ -58,7 +60,7 @@ data "aws_iam_policy_document" "ecs_execution" {
   statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${one(aws_cloudwatch_log_group.globant_api[*].arn)}:*"]
+    resources = ["${aws_cloudwatch_log_group.globant_api[0].arn}:*"]
   }
 
   statement {
@@ -73,7 +75,7 @@ resource "aws_iam_role_policy" "ecs_execution" {
 
   name   = "globant-api-task-execution"
   role   = aws_iam_role.ecs_execution[0].id
-  policy = data.aws_iam_policy_document.ecs_execution.json
+  policy = data.aws_iam_policy_document.ecs_execution[0].json
 }
 
 # --- Infrastructure role ------------------------------------------------------------------------
@@ -85,12 +87,6 @@ data "aws_iam_policy_document" "ecs_infrastructure_trust" {
     principals {
       type        = "Service"
       identifiers = ["ecs.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.aws_account_id]
     }
   }
 }

@@ -4,16 +4,16 @@
  * production-only `npm ci`), then the stage's CMD starts there with the stage's ENV. A runtime
  * dependency declared as a devDependency, or a file the image leaves out, fails here.
  *
- * The production install compiles better-sqlite3 (minutes on two cores), so its node_modules is
- * cached under the OS temp folder, keyed by package*.json and the Node version. dist/ is always
- * copied afresh.
+ * The production install compiles better-sqlite3 (minutes on two cores) for the Node.js running
+ * the tests (24, as the image), so its node_modules is cached under the OS temp folder, keyed by
+ * package*.json and the Node version: one compile per change of either. dist/ is always copied afresh.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
+import { delimiter, dirname, join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copies, env, execForm, ofKind, readDockerfile, ROOT, stages, workdir, type Stage } from './dockerfile.js';
 
@@ -21,10 +21,36 @@ const all = stages(readDockerfile());
 const runtime = all.at(-1)!;
 const INSTALL_TIMEOUT_MS = 9 * 60_000;
 
-/** The environment of a child process: only PATH and HOME from ours (no npm_*, no test settings). */
+/**
+ * The Node.js these tests run on (24 under `make test`, maybe a project-local copy in .cache/):
+ * its bin/ first on a child's PATH, so `npm` is its npm, and its headers as npm_config_nodedir, so
+ * node-gyp compiles better-sqlite3 for this Node offline instead of fetching headers.
+ */
+const NODE_PREFIX = dirname(dirname(process.execPath));
+const NODE_DIR = process.env.npm_config_nodedir ?? (existsSync(join(NODE_PREFIX, 'include/node/node.h')) ? NODE_PREFIX : undefined);
+
+/** How this machine reaches the registry (a proxy, a TLS-inspecting CA), passed on as they are. */
+const NETWORK = [
+  'HTTPS_PROXY',
+  'https_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+];
+
+/**
+ * The environment of a child process: PATH (this Node first), HOME, the Node headers and the
+ * machine's network settings; no other npm_*, no test settings.
+ */
 const cleanEnv = (extra: Record<string, string>): Record<string, string> => ({
-  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  PATH: [join(NODE_PREFIX, 'bin'), process.env.PATH ?? '/usr/bin:/bin'].join(delimiter),
   HOME: process.env.HOME ?? tmpdir(),
+  ...Object.fromEntries(NETWORK.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]]))),
+  ...(NODE_DIR === undefined ? {} : { npm_config_nodedir: NODE_DIR }),
   ...extra,
 });
 
@@ -193,6 +219,10 @@ describe('the Dockerfile runtime stage, rehearsed without Docker', () => {
 
   afterAll(() => {
     if (app !== undefined) rmSync(app, { recursive: true, force: true });
+  });
+
+  it('runs on the Node.js major of the image (node:24-slim)', () => {
+    expect(/^node:(\d+)-/.exec(runtime.from)?.[1]).toBe(process.versions.node.split('.')[0]);
   });
 
   it('holds only the build output, package*.json and production dependencies', () => {

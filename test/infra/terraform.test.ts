@@ -68,7 +68,7 @@ const policyDocument = (config: Config, name: string): Block[] => {
 };
 /** The policy document a role's trust or a role policy's `policy` names (`${data.aws_iam_policy_document.X.json}`). */
 const documentName = (reference: unknown): string => {
-  const match = /^\$\{data\.aws_iam_policy_document\.(\w+)\.json\}$/.exec(String(reference));
+  const match = /^\$\{data\.aws_iam_policy_document\.(\w+)(?:\[0\])?\.json\}$/.exec(String(reference));
   if (match === null) throw new Error(`not a policy document reference: ${String(reference)}`);
   return match[1]!;
 };
@@ -396,12 +396,18 @@ describe('Terraform (terraform/)', () => {
       const trust = trustOf(execution);
       expect(trust.actions).toEqual(['sts:AssumeRole']);
       expect(nested(trust, 'principals')).toEqual({ type: 'Service', identifiers: ['ecs-tasks.amazonaws.com'] });
+      // Only tasks of this account may assume it (confused-deputy protection).
+      expect(nested(trust, 'condition')).toEqual({
+        test: 'StringEquals',
+        variable: 'aws:SourceAccount',
+        values: ['${var.aws_account_id}'],
+      });
       const statements = inlinePolicies(main, label);
       const bySid = Object.fromEntries(statements.map((st) => [st.sid, st]));
       expect(Object.keys(bySid).sort()).toEqual(['EcrLogin', 'PullOwnImage', 'ReadOwnSecrets', 'WriteOwnLogs']);
       expect(bySid.EcrLogin).toMatchObject({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] });
       expect(bySid.PullOwnImage!.resources).toEqual(['${aws_ecr_repository.globant_api.arn}']);
-      expect(bySid.WriteOwnLogs!.resources).toEqual(['${one(aws_cloudwatch_log_group.globant_api[*].arn)}:*']);
+      expect(bySid.WriteOwnLogs!.resources).toEqual(['${aws_cloudwatch_log_group.globant_api[0].arn}:*']);
       expect(bySid.ReadOwnSecrets).toMatchObject({ actions: ['secretsmanager:GetSecretValue'], resources: '${local.secret_arns}' });
       // Only EcrLogin (an action without resource-level permissions) names every resource.
       for (const st of statements) if (st.sid !== 'EcrLogin') expect(JSON.stringify(st.resources), String(st.sid)).not.toContain('"*"');
@@ -415,7 +421,6 @@ describe('Terraform (terraform/)', () => {
       expect(service().infrastructure_role_arn).toBe(`\${aws_iam_role.${label}[0].arn}`);
       const trust = trustOf(infrastructure);
       expect(nested(trust, 'principals')).toEqual({ type: 'Service', identifiers: ['ecs.amazonaws.com'] });
-      expect(nested(trust, 'condition')).toMatchObject({ variable: 'aws:SourceAccount', values: ['${var.aws_account_id}'] });
       const attached = resources(main, 'aws_iam_role_policy_attachment').filter(([, a]) =>
         String(a.role).includes(`aws_iam_role.${label}[0].`),
       );
