@@ -68,3 +68,6 @@ export class AppError extends Error {
 }
 
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
+
+/** A request body ended before it should have: the client went away (an upload, a restore: 499, rolled back). */
+export class SourceAbortedError extends Error {}

@@ -1,9 +1,8 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import avro from 'avsc';
-import { AppError, isAppError } from '../errors.js';
+import { AppError, isAppError, SourceAbortedError } from '../errors.js';
 import { convertField } from '../ingest/row-rules.js';
-import { SourceAbortedError } from '../ingest/upload.js';
 import type { Row, TableDef, Value } from '../tables.js';
 import { readerType } from './avro-schema.js';
 import { checkWriterSchema } from './schema-check.js';

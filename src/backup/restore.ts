@@ -1,4 +1,4 @@
-import type { Store } from '../store/store.js';
+import type { Store, WriteWait } from '../store/store.js';
 import type { Row, TableDef, TableName } from '../tables.js';
 import { decodeBackup } from './decode.js';
 
@@ -23,6 +23,7 @@ export async function restoreTable(
   source: AsyncIterable<Buffer>,
   mode: RestoreMode,
   onRow?: (rows: number) => void,
+  wait?: WriteWait,
 ): Promise<RestoreResult> {
   const rows = decodeBackup(source, table);
   const first = await rows.next();
@@ -44,7 +45,7 @@ export async function restoreTable(
     }
   }
   try {
-    const restored = await store.importRows(table, all(), mode);
+    const restored = await store.importRows(table, all(), mode, wait);
     return { table: table.name, restored, mode };
   } finally {
     // When the store failed before reading every row: stop decoding (not awaited: the body may be stalled).

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Row, TableDef } from '../tables.js';
-import type { Rejection, Store } from '../store/store.js';
+import type { Rejection, Store, WriteWait } from '../store/store.js';
 import { convertField } from './row-rules.js';
 
 export interface BatchProblem {
@@ -63,6 +63,7 @@ export async function insertBatch(
   table: TableDef,
   body: unknown,
   maxRows: number,
+  wait?: WriteWait,
 ): Promise<{ table: string; inserted: number }> {
   if (!Array.isArray(body)) throw new AppError('VALIDATION_FAILED', 'The body must be a JSON array of row objects');
   if (body.length < 1 || body.length > maxRows) {
@@ -115,5 +116,5 @@ export async function insertBatch(
       problems.slice(0, 1000),
     );
   }
-  return { table: table.name, inserted: await store.insertRows(table, rows) };
+  return { table: table.name, inserted: await store.insertRows(table, rows, wait) };
 }

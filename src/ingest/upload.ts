@@ -1,6 +1,6 @@
 import { TextDecoder } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { AppError, isAppError } from '../errors.js';
+import { AppError, isAppError, SourceAbortedError } from '../errors.js';
 import type { TableDef } from '../tables.js';
 import type { UploadReport } from '../upload-record.js';
 import type { LoadOutcome, LoadSession, Store, StagedRow, UploadRecord, UploadStatus } from '../store/store.js';
@@ -27,8 +27,8 @@ export interface UploadOptions {
 /** The answer of POST /upload: the logged record plus the first hundred errors. */
 export type { UploadReport };
 
-/** The body ended before it should have: the client went away. */
-export class SourceAbortedError extends Error {}
+// Where it was first declared; it lives in the error catalogue now.
+export { SourceAbortedError };
 
 /**
  * Streams a CSV body into a table in one transaction: decode → records with line numbers →

@@ -5,10 +5,10 @@ import { backupName, listBackups, openBackup, writeBackup } from '../backup/back
 import { encodeBackup } from '../backup/encode.js';
 import { restoreTable, type RestoreMode } from '../backup/restore.js';
 import { AppError } from '../errors.js';
-import { SourceAbortedError } from '../ingest/upload.js';
 import { TableParamSchema, errorResponses } from '../schemas.js';
 import { TABLE_NAMES, TABLES } from '../tables.js';
 import { tableOr404 } from './upload.js';
+import { clientSignal, cutWhenStalled, readBody } from './idle-timeout.js';
 import { uploadSource } from './upload-source.js';
 
 /** Avro's own media type (its HTTP transport uses it), and the generic ones clients send. */
@@ -58,6 +58,7 @@ export default async function backupRoutes(app: FastifyInstance): Promise<void> 
     async (request, reply) => {
       const table = tableOr404((request.params as { table: string }).table);
       const rows = app.store.exportRows(table);
+      cutWhenStalled(request, reply, app.config.DOWNLOAD_IDLE_TIMEOUT_MS);
       return reply
         .type('avro/binary')
         .header('content-disposition', `attachment; filename="${backupName(table, new Date())}"`)
@@ -128,14 +129,14 @@ export default async function backupRoutes(app: FastifyInstance): Promise<void> 
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const table = tableOr404((request.params as { table: string }).table);
       const { mode, from } = request.query as { mode: RestoreMode; from?: string };
       const source =
         from === undefined
           ? await restoreBody(request, app.config.UPLOAD_MAX_BYTES, app.config.UPLOAD_IDLE_TIMEOUT_MS)
           : await fromFolder(request, from);
-      const result = await restoreTable(app.store, table, source, mode);
+      const result = await restoreTable(app.store, table, source, mode, undefined, { signal: clientSignal(request, reply) });
       request.log.info({ ...result, from }, 'table restored');
       return result;
     },
@@ -163,37 +164,7 @@ async function restoreBody(request: FastifyRequest, maxBytes: number, idleTimeou
       `Send the Avro file as multipart/form-data (field "file") or with Content-Type: ${AVRO_TYPES.join(', ')}`,
     );
   }
-  return rawBody(request, request.body as Readable, maxBytes, idleTimeoutMs);
-}
-
-/**
- * The raw body, as an upload's: cut at `maxBytes` (413), a client silent for `idleTimeoutMs` while
- * the restore waits for its bytes (408: it must not hold the table's write turn), a client gone
- * mid-body told apart (499).
- */
-async function* rawBody(request: FastifyRequest, body: Readable, maxBytes: number, idleTimeoutMs: number): AsyncIterable<Buffer> {
-  const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let bytes = 0;
-  try {
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const idle = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(
-          () => reject(new AppError('REQUEST_TIMEOUT', `No bytes of the file arrived for ${idleTimeoutMs} ms; nothing was restored`)),
-          idleTimeoutMs,
-        );
-      });
-      const next = await Promise.race([chunks.next(), idle]).finally(() => clearTimeout(timer));
-      if (next.done === true) return;
-      bytes += next.value.length;
-      if (bytes > maxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`);
-      yield next.value;
-    }
-  } catch (error) {
-    // Reading stops here, the request left open (destroying it would cut the answer's socket):
-    // the error handler closes the connection after its answer.
-    if (error instanceof AppError) throw error;
-    if (request.raw.destroyed || request.raw.readableAborted) throw new SourceAbortedError('the client went away');
-    throw error;
-  }
+  // As an upload's body: cut at `maxBytes` (413), a client silent for `idleTimeoutMs` while the
+  // restore waits for its bytes (408: it must not hold the table's write turn), one gone mid-body (499).
+  return readBody(request, request.body as Readable, { idleTimeoutMs, maxBytes, nothing: 'restored' });
 }

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { insertBatch } from '../ingest/batch.js';
 import { TableParamSchema, errorResponses, rowSchema } from '../schemas.js';
 import { TABLE_NAMES, TABLES } from '../tables.js';
+import { clientSignal } from './idle-timeout.js';
 import { tableOr404 } from './upload.js';
 
 export default async function batchRoutes(app: FastifyInstance): Promise<void> {
@@ -29,7 +30,8 @@ export default async function batchRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const table = tableOr404((request.params as { table: string }).table);
-      const result = await insertBatch(app.store, table, request.body, maxRows);
+      // A client gone before its turn: not executed; gone before the commit: rolled back.
+      const result = await insertBatch(app.store, table, request.body, maxRows, { signal: clientSignal(request, reply) });
       return reply.code(201).send(result);
     },
   );

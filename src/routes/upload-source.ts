@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
-import { SourceAbortedError } from '../ingest/upload.js';
+import { readBody } from './idle-timeout.js';
 
 const CSV_TYPES = ['text/csv', 'application/csv'];
 
@@ -25,46 +25,18 @@ export async function uploadSource(request: FastifyRequest, maxBytes: number, id
     if (file === undefined) throw new AppError('FILE_MISSING', 'No file part: send the CSV in the multipart field "file"');
     if (file.fieldname !== 'file')
       throw new AppError('FILE_MISSING', `The file must be in the multipart field "file", not "${file.fieldname}"`);
-    return guard(request, file.file, idleTimeoutMs, () => {
-      if (file.file.truncated) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`);
+    return readBody(request, file.file, {
+      idleTimeoutMs,
+      nothing: 'written',
+      atEnd: () => {
+        if (file.file.truncated) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`);
+      },
     });
   }
   if (isCsvContentType(request.headers['content-type'])) {
     const body = request.body as Readable | undefined;
     if (body === undefined || body === null) throw new AppError('FILE_EMPTY', 'The body is empty');
-    return guard(request, body, idleTimeoutMs, () => undefined);
+    return readBody(request, body, { idleTimeoutMs, nothing: 'written' });
   }
   throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the CSV as multipart/form-data (field "file") or with Content-Type: text/csv');
-}
-
-async function* guard(request: FastifyRequest, stream: Readable, idleTimeoutMs: number, atEnd: () => void): AsyncIterable<Buffer> {
-  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  try {
-    for (;;) {
-      const next = await withIdleTimeout(chunks.next(), idleTimeoutMs);
-      if (next.done === true) break;
-      yield next.value;
-    }
-  } catch (error) {
-    // Reading stops here; the error handler closes the connection after its answer.
-    if (error instanceof AppError) throw error;
-    if (request.raw.destroyed || request.raw.readableAborted || (error as { code?: string }).code === 'ECONNRESET') {
-      throw new SourceAbortedError('the client went away');
-    }
-    throw error;
-  }
-  atEnd();
-}
-
-/** The next chunk, or a 408 when the client sends nothing for `ms` while we wait for it. */
-function withIdleTimeout<T>(next: Promise<T>, ms: number): Promise<T> {
-  if (ms <= 0) return next;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new AppError('REQUEST_TIMEOUT', `No bytes of the upload arrived for ${ms} ms; nothing was written`)),
-      ms,
-    );
-  });
-  return Promise.race([next, timeout]).finally(() => clearTimeout(timer));
 }

@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import { CsvRecordReader } from '../ingest/csv-records.js';
 import { csvCell, csvLine } from '../reports/csv-output.js';
 import { errorResponses } from '../schemas.js';
+import { cutWhenStalled } from './idle-timeout.js';
 import type { Rejection } from '../store/store.js';
 import { UploadReportSchema } from '../upload-record.js';
 
@@ -71,6 +72,7 @@ export default async function uploadsRoutes(app: FastifyInstance): Promise<void>
           else yield spreadsheet_safe ? safeRawLine(r.raw) : `${r.raw}\r\n`;
         }
       }
+      cutWhenStalled(request, reply, app.config.DOWNLOAD_IDLE_TIMEOUT_MS);
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="${record.table}-rejects-${record.upload_id}.csv"`)

@@ -74,6 +74,15 @@ export interface LoadSession {
   rollback(): Promise<void>;
 }
 
+/**
+ * What a write brings to its wait for a turn (SQLite's writer, a PostgreSQL slot or table lock).
+ * The deadline itself is the store's (WRITE_QUEUE_TIMEOUT_MS): beyond it, 503 BUSY, nothing done.
+ */
+export interface WriteWait {
+  /** Aborts when the client has gone: a write not started yet is never executed (CLIENT_CLOSED). */
+  signal?: AbortSignal;
+}
+
 export interface TableCount {
   name: TableName;
   rows: number;
@@ -91,17 +100,23 @@ export interface Store {
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
-  /** Opens the transaction of one upload. Writers may be serialized behind each other. */
-  openLoad(table: TableDef, options: LoadOptions): Promise<LoadSession>;
+  /**
+   * Opens the transaction of one upload. Writers are serialized behind each other; a wait longer
+   * than the store's write-queue deadline is 503 BUSY.
+   */
+  openLoad(table: TableDef, options: LoadOptions, wait?: WriteWait): Promise<LoadSession>;
   /**
    * Inserts complete, valid rows all or nothing. Throws `DUPLICATE_ID` (listing the ids) when any
-   * id is already stored, inserting nothing.
+   * id is already stored, inserting nothing. A client gone before the commit: rolled back, CLIENT_CLOSED.
    */
-  insertRows(table: TableDef, rows: readonly Row[]): Promise<number>;
+  insertRows(table: TableDef, rows: readonly Row[], wait?: WriteWait): Promise<number>;
   /** Logs an upload that wrote nothing (dry run, aborted, failed), with its rejected rows. */
   saveUpload(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void>;
   getUpload(id: string): Promise<UploadRecord | undefined>;
-  /** The upload's rejected rows in line order, streamed. */
+  /**
+   * The upload's rejected rows in line order, streamed in short keyset pages: no read
+   * transaction stays open while the consumer is slow.
+   */
   rejects(id: string): AsyncIterable<Rejection>;
   countRows(): Promise<TableCount[]>;
   /** Runs a read-only query (a report's SQL for this dialect) with bound parameters. */
@@ -112,12 +127,13 @@ export interface Store {
    * while it stays the same. `undefined` when the backend cannot tell: nothing may be reused.
    */
   dataVersion(): Promise<string | undefined>;
-  /** Empties the three tables (and the report counts derived from them). */
-  reset(): Promise<void>;
+  /** Empties the three tables (and the report counts derived from them), never blocking the event loop long. */
+  reset(wait?: WriteWait): Promise<void>;
   /**
-   * Streams a table's rows in id order, as stored (datetimes as canonical UTC text), from one
-   * consistent snapshot where the backend gives one. Memory stays flat however large the table;
-   * stopping the iteration early releases the cursor.
+   * Streams a table's rows in id order, as stored (datetimes as canonical UTC text), in keyset
+   * pages (`id > last ORDER BY id LIMIT n`), each its own short read: a slow consumer never holds
+   * a snapshot, a connection or the WAL. Each page is consistent; a row committed during the
+   * export appears if its id is past the page being read. Memory stays flat however large the table.
    */
   exportRows(table: TableDef): AsyncIterable<Row>;
   /**
@@ -126,5 +142,5 @@ export interface Store {
    * report counts stay exact (the triggers fire). Any error, from the store or thrown by `rows`,
    * rolls everything back; a repeated id in `rows` is BACKUP_INVALID. Resolves with the rows written.
    */
-  importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge'): Promise<number>;
+  importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number>;
 }

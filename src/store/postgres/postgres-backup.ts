@@ -4,60 +4,63 @@ import { formatInstant } from '../../ingest/instant.js';
 import type { Row, TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import { copyIn, copyLine } from './copy-text.js';
+import { throwIfGone } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
+import { HireCountTally } from './hire-count-tally.js';
+import { lockWithin } from './pool-budget.js';
 
-/** Rows per FETCH from the export cursor, and per COPY message on import. */
+/** Rows per export page, and per COPY message on import. */
 const PAGE = 1000;
 
 const UNIQUE_VIOLATION = '23505';
 
+/** Runs one page's read with a slot of the store's export budget. */
+export type PageGate = <T>(read: () => Promise<T>) => Promise<T>;
+
 /**
- * Streams a table in id order through a server-side cursor, PAGE rows per FETCH, inside a
- * read-only REPEATABLE READ transaction: one snapshot from the first row to the last, while
- * writers go on. Datetimes leave the server as epoch milliseconds (TIMESTAMPTZ has no zone to
- * lose) and become the stored canonical UTC text. Stopping early (a client gone) closes the
- * cursor and returns the connection.
+ * Streams a table in id order, in keyset pages of PAGE rows (`id > last ORDER BY id LIMIT n`),
+ * each one query on a pooled connection taken for that page only (`gate` bounds how many pages
+ * are read at once): a client that reads slowly holds no connection, and no snapshot, between
+ * pages. Datetimes leave the server as epoch milliseconds (TIMESTAMPTZ has no zone to lose) and
+ * become the stored canonical UTC text.
  */
-export async function* exportPostgresRows(pool: pg.Pool, table: TableDef): AsyncIterable<Row> {
+export async function* exportPostgresRows(pool: pg.Pool, table: TableDef, gate: PageGate = (read) => read()): AsyncIterable<Row> {
   const columns = table.columns.map((c) =>
     c.type === 'datetime' ? `(EXTRACT(EPOCH FROM ${quoteIdent(c.name)}) * 1000)::int8 AS ${quoteIdent(c.name)}` : quoteIdent(c.name),
   );
   const instants = table.columns.flatMap((c, i) => (c.type === 'datetime' ? [i] : []));
-  const client = await connect(pool);
-  let done = false;
-  let failure: unknown;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await client.query(`DECLARE backup_rows NO SCROLL CURSOR FOR SELECT ${columns.join(', ')} FROM ${quoteIdent(table.name)} ORDER BY id`);
-    for (;;) {
-      const { rows } = await client.query<Row>({ text: `FETCH ${PAGE} FROM backup_rows`, rowMode: 'array' });
-      for (const row of rows) {
-        for (const i of instants) if (row[i] !== null) row[i] = formatInstant(new Date(row[i] as number));
-      }
-      yield* rows;
-      if (rows.length < PAGE) break;
+  const text = `SELECT ${columns.join(', ')} FROM ${quoteIdent(table.name)} WHERE id > $1 ORDER BY id LIMIT ${PAGE}`;
+  for (let last = Number.MIN_SAFE_INTEGER; ;) {
+    let rows: Row[];
+    try {
+      rows = (await gate(() => pool.query<Row>({ text, values: [last], rowMode: 'array' }))).rows;
+    } catch (error) {
+      throw mapPgError(error);
     }
-    await client.query('COMMIT');
-    done = true;
-  } catch (error) {
-    failure = error;
-    throw mapPgError(error);
-  } finally {
-    await finish(client, done, failure);
+    for (const row of rows) {
+      for (const i of instants) if (row[i] !== null) row[i] = formatInstant(new Date(row[i] as number));
+    }
+    yield* rows;
+    if (rows.length < PAGE) return;
+    last = rows[rows.length - 1]![0] as number;
   }
 }
 
 /**
- * Writes rows into a table in one transaction, holding the table's write lock as an upload does.
- * `replace`: DELETE, then COPY straight into the table (its primary key catches a repeated id).
- * `merge`: COPY into a temporary table, refuse a repeated id, then one INSERT … ON CONFLICT (id)
- * DO UPDATE. The statement triggers keep hire_counts exact. Any error rolls everything back.
+ * Writes rows into a table in one transaction, holding the table's write lock as an upload does
+ * (waited for until `lock.deadline`, then 503 BUSY; a client gone by then: nothing written).
+ * `replace`: DELETE, then COPY straight into the table (its primary key catches a repeated id);
+ * hired_employees' hires are counted here and added once, the insert trigger's work off for the
+ * transaction, as an upload's fast path does (migration 004). `merge`: COPY into a temporary
+ * table, refuse a repeated id, then one INSERT … ON CONFLICT (id) DO UPDATE; the statement
+ * triggers keep hire_counts exact. Any error rolls everything back.
  */
 export async function importPostgresRows(
   pool: pg.Pool,
   table: TableDef,
   rows: AsyncIterable<Row>,
   mode: 'replace' | 'merge',
+  lock: { deadline: number; signal?: AbortSignal } = { deadline: Number.MAX_SAFE_INTEGER },
 ): Promise<number> {
   const target = quoteIdent(table.name);
   const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
@@ -66,11 +69,18 @@ export async function importPostgresRows(
   let failure: unknown;
   try {
     await client.query('BEGIN');
-    await client.query(`LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`);
+    await lockWithin(client, `LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`, lock.deadline);
+    throwIfGone(lock.signal);
     let copied: number;
     if (mode === 'replace') {
+      const tally = table.name === 'hired_employees' ? new HireCountTally(table) : undefined;
+      if (tally !== undefined) await client.query(`SET LOCAL hr.hire_counts_deferred = 'on'`);
       await client.query(`DELETE FROM ${target}`);
-      copied = await copyIn(client, `COPY ${target} (${names}) FROM STDIN`, pages(rows));
+      copied = await copyIn(client, `COPY ${target} (${names}) FROM STDIN`, pages(rows, tally));
+      if (tally !== undefined) {
+        await tally.flush(client);
+        await client.query(`SET LOCAL hr.hire_counts_deferred = 'off'`);
+      }
     } else {
       await client.query(`CREATE TEMP TABLE restore_stage ON COMMIT DROP AS SELECT ${names} FROM ${target} WITH NO DATA`);
       copied = await copyIn(client, `COPY restore_stage (${names}) FROM STDIN`, pages(rows));
@@ -93,12 +103,13 @@ export async function importPostgresRows(
   }
 }
 
-/** The rows as COPY text, PAGE rows per piece. */
-async function* pages(rows: AsyncIterable<Row>): AsyncIterable<string> {
+/** The rows as COPY text, PAGE rows per piece, each counted in `tally` when there is one. */
+async function* pages(rows: AsyncIterable<Row>, tally?: HireCountTally): AsyncIterable<string> {
   let text = '';
   let n = 0;
   for await (const row of rows) {
     text += copyLine(row);
+    tally?.count(row);
     if (++n % PAGE === 0) {
       yield text;
       text = '';

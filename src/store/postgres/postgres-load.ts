@@ -5,6 +5,8 @@ import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, Uploa
 import { copyField, copyIn, copyLine, copyText } from './copy-text.js';
 import { mapPgError } from './errors.js';
 import { HireCountTally, MAX_KEYS } from './hire-count-tally.js';
+import { lockWithin } from './pool-budget.js';
+import { throwIfGone } from '../write-turns.js';
 import { insertUploadLog } from './postgres-upload-log.js';
 
 // The staging table's types, as ddl.ts gives the target's (it does not export its map).
@@ -118,21 +120,29 @@ export class PostgresLoadSession implements LoadSession {
     this.tally = this.direct && table.name === 'hired_employees' ? new HireCountTally(table) : undefined;
   }
 
-  /** Begins the transaction and creates its staging tables (dropped at commit or rollback). */
-  static async open(held: HeldClient, table: TableDef, options: LoadOptions, applyEvery = APPLY_EVERY): Promise<PostgresLoadSession> {
+  /**
+   * Begins the transaction, creates its staging tables (dropped at commit or rollback) and takes
+   * the table lock, waiting until `lock.deadline` at most (then 503 BUSY). A client gone by then
+   * (`lock.signal`): rolled back before anything was written.
+   */
+  static async open(
+    held: HeldClient,
+    table: TableDef,
+    options: LoadOptions,
+    applyEvery = APPLY_EVERY,
+    lock: { deadline: number; signal?: AbortSignal } = { deadline: Number.MAX_SAFE_INTEGER },
+  ): Promise<PostgresLoadSession> {
     const session = new PostgresLoadSession(held, table, options, applyEvery);
     const columns = table.columns.map((c) => `${quoteIdent(c.name)} ${STAGE_TYPES[c.type]}`);
     try {
       await held.client.query(
         `BEGIN;
          CREATE TEMP TABLE load_stage (line BIGINT NOT NULL, raw TEXT NOT NULL, incomplete BOOLEAN NOT NULL, ${columns.join(', ')}) ON COMMIT DROP;
-         CREATE TEMP TABLE load_rejected (line BIGINT NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL, incomplete BOOLEAN NOT NULL) ON COMMIT DROP;
-         LOCK TABLE ${session.target} IN SHARE ROW EXCLUSIVE MODE` +
-          (session.tally === undefined
-            ? ''
-            : `;
-         SET LOCAL hr.hire_counts_deferred = 'on'`),
+         CREATE TEMP TABLE load_rejected (line BIGINT NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL, incomplete BOOLEAN NOT NULL) ON COMMIT DROP` +
+          (session.tally === undefined ? '' : `; SET LOCAL hr.hire_counts_deferred = 'on'`),
       );
+      await lockWithin(held.client, `LOCK TABLE ${session.target} IN SHARE ROW EXCLUSIVE MODE`, lock.deadline);
+      throwIfGone(lock.signal);
     } catch (error) {
       await session.end(error);
       throw mapPgError(error);

@@ -3,13 +3,14 @@ import { AppError } from '../../errors.js';
 import { TABLE_NAMES, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
-import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
+import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord, WriteWait } from '../store.js';
+import { throwIfGone, Turns, type TurnWait } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
 import { exportPostgresRows, importPostgresRows } from './postgres-backup.js';
 import { APPLY_EVERY, PostgresLoadSession, type HeldClient } from './postgres-load.js';
 import { PostgresImportJobStore } from './postgres-import-jobs.js';
 import { insertUploadLog, readRejects, readUpload } from './postgres-upload-log.js';
-import { Slots } from './slots.js';
+import { lockWithin, poolBudget, type PoolBudget } from './pool-budget.js';
 
 export interface PostgresStoreOptions {
   connectionString: string;
@@ -18,6 +19,8 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Staged rows an upload applies at a time (default APPLY_EVERY); small values are for tests. */
   applyEvery?: number;
+  /** Milliseconds a write waits for its slot and its table lock before 503 BUSY (default 30 s). */
+  writeQueueTimeoutMs?: number;
 }
 
 /** Key of the advisory lock every instance takes to migrate: one migrates, the others wait and see. */
@@ -49,16 +52,25 @@ export class PostgresStore implements Store {
   lastIdleError: Error | undefined;
 
   private readonly applyEvery: number;
+  private readonly writeQueueTimeoutMs: number;
   /**
-   * Uploads hold a connection for as long as their body takes to arrive: they get at most all
-   * but two of the pool (one of a pool up to three), so reports, health checks and batches always
-   * find a connection. Uploads beyond that wait their turn, as on SQLite's writer lock.
+   * How the pool is shared (see pool-budget.ts): writes of every kind take one of `writes`
+   * slots, uploads and restores (which hold theirs for as long as their body takes) also one of
+   * `loads`, export pages one of `pages`; the rest of the pool is only ever used by short reads
+   * (health, reports, tables, upload logs), which take no slot.
    */
-  private readonly loadSlots: Slots;
+  private readonly budget: PoolBudget;
+  private readonly writes: Turns;
+  private readonly loads: Turns;
+  private readonly pages: Turns;
 
   constructor(options: PostgresStoreOptions) {
     this.applyEvery = options.applyEvery ?? APPLY_EVERY;
-    this.loadSlots = new Slots(Math.max(1, options.poolMax - Math.min(2, options.poolMax - 1)));
+    this.writeQueueTimeoutMs = options.writeQueueTimeoutMs ?? 30_000;
+    this.budget = poolBudget(options.poolMax);
+    this.writes = new Turns(this.budget.writes);
+    this.loads = new Turns(this.budget.loads);
+    this.pages = new Turns(this.budget.pages);
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.poolMax,
@@ -102,27 +114,29 @@ export class PostgresStore implements Store {
     if (!this.pool.ended) await this.pool.end();
   }
 
-  async openLoad(table: TableDef, options: LoadOptions): Promise<LoadSession> {
-    const releaseSlot = await this.loadSlots.acquire();
+  async openLoad(table: TableDef, options: LoadOptions, wait?: WriteWait): Promise<LoadSession> {
+    const deadline = Date.now() + this.writeQueueTimeoutMs;
+    const releaseSlot = await this.loadSlot(wait);
     try {
       const held = await this.checkout(releaseSlot);
-      return await PostgresLoadSession.open(held, table, options, this.applyEvery);
+      return await PostgresLoadSession.open(held, table, options, this.applyEvery, { deadline, signal: wait?.signal });
     } catch (error) {
       releaseSlot();
       throw error;
     }
   }
 
-  async insertRows(table: TableDef, rows: readonly Row[]): Promise<number> {
+  async insertRows(table: TableDef, rows: readonly Row[], wait?: WriteWait): Promise<number> {
     const target = quoteIdent(table.name);
     const names = table.columns.map((c) => quoteIdent(c.name));
     const arrays = table.columns.map((c, i) => ({
       type: c.type === 'integer' ? 'bigint[]' : c.type === 'datetime' ? 'timestamptz[]' : 'text[]',
       values: rows.map((row) => row[i] ?? null),
     }));
-    return this.transaction(async (client) => {
+    return this.transaction(async (client, deadline) => {
       // The same lock as an upload's apply: batches and uploads of a table take turns.
-      await client.query(`LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`);
+      await lockWithin(client, `LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`, deadline);
+      throwIfGone(wait?.signal);
       const ids = rows.map((row) => row[0] as number);
       const stored = new Set(
         (await client.query<{ id: number }>(`SELECT id FROM ${target} WHERE id = ANY($1::bigint[])`, [ids])).rows.map((r) => r.id),
@@ -143,12 +157,14 @@ export class PostgresStore implements Store {
         `INSERT INTO ${target} (${names.join(', ')}) SELECT * FROM unnest(${arrays.map((a, i) => `$${i + 1}::${a.type}`).join(', ')})`,
         arrays.map((a) => a.values),
       );
+      // A client that went while the rows were written: rolled back, not committed.
+      throwIfGone(wait?.signal);
       return result.rowCount ?? 0;
-    });
+    }, wait);
   }
 
   async saveUpload(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {
-    await this.transaction((client) => insertUploadLog(client, record, rejects));
+    await this.transaction((client) => insertUploadLog(client, record, rejects), {});
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {
@@ -157,7 +173,7 @@ export class PostgresStore implements Store {
 
   async *rejects(id: string): AsyncIterable<Rejection> {
     try {
-      yield* readRejects(this.pool, id);
+      yield* readRejects(this.pool, id, (read) => this.pages.run(read));
     } catch (error) {
       throw mapPgError(error);
     }
@@ -185,21 +201,43 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Backup (see postgres-backup.ts). No upload slot: an export is a read, and one could feed an
-   * import (which takes one) in the same process.
+   * Backup (see postgres-backup.ts): keyset pages, each a short query on a pooled connection taken
+   * for that page only, one of `pages` slots (no write slot: an export could feed an import in
+   * the same process). A slow client holds no connection.
    */
   exportRows(table: TableDef): AsyncIterable<Row> {
-    return exportPostgresRows(this.pool, table);
+    return exportPostgresRows(this.pool, table, (read) => this.pages.run(read));
   }
 
   /** Restore (see postgres-backup.ts): holds its connection while the file arrives, like an upload. */
-  async importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge'): Promise<number> {
-    const releaseSlot = await this.loadSlots.acquire();
+  async importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
+    const deadline = Date.now() + this.writeQueueTimeoutMs;
+    const releaseSlot = await this.loadSlot(wait);
     try {
-      return await importPostgresRows(this.pool, table, rows, mode);
+      return await importPostgresRows(this.pool, table, rows, mode, { deadline, signal: wait?.signal });
     } finally {
       releaseSlot();
     }
+  }
+
+  /** A write slot and a load slot (uploads, restores), waited for within the write-queue deadline. */
+  private async loadSlot(wait?: WriteWait): Promise<() => void> {
+    const deadline = Date.now() + this.writeQueueTimeoutMs;
+    const releaseLoad = await this.loads.acquire(this.turnWait(deadline, wait, 'an upload slot'));
+    try {
+      const releaseWrite = await this.writes.acquire(this.turnWait(deadline, wait, 'a write slot'));
+      return () => {
+        releaseWrite();
+        releaseLoad();
+      };
+    } catch (error) {
+      releaseLoad();
+      throw error;
+    }
+  }
+
+  private turnWait(deadline: number, wait: WriteWait | undefined, what: string): TurnWait {
+    return { timeoutMs: Math.max(1, deadline - Date.now()), signal: wait?.signal, what };
   }
 
   /**
@@ -208,11 +246,12 @@ export class PostgresStore implements Store {
    * again until readers let go: a reset never waits long while holding a lock, so a report that
    * locks the same tables in another order cannot deadlock with it.
    */
-  async reset(): Promise<void> {
+  async reset(wait?: WriteWait): Promise<void> {
     const writers = ['hired_employees', 'departments', 'jobs'].map(quoteIdent);
     const all = [...writers, quoteIdent('hire_counts')].join(', ');
-    await this.transaction(async (client) => {
-      await client.query(`LOCK TABLE ${writers.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+    await this.transaction(async (client, writeDeadline) => {
+      await lockWithin(client, `LOCK TABLE ${writers.join(', ')} IN SHARE ROW EXCLUSIVE MODE`, writeDeadline);
+      throwIfGone(wait?.signal);
       await client.query(`SET LOCAL lock_timeout = '${RESET_LOCK_TRY_MS}ms'`);
       const deadline = Date.now() + RESET_LOCK_WAIT_MS;
       for (;;) {
@@ -227,7 +266,7 @@ export class PostgresStore implements Store {
         }
       }
       await client.query(`TRUNCATE ${all}`);
-    });
+    }, wait);
   }
 
   /** A pooled connection with an error listener for as long as it is held (node-pg emits on it between queries). */
@@ -254,12 +293,24 @@ export class PostgresStore implements Store {
     };
   }
 
-  /** Runs `fn` in a transaction on one connection; rolls back on any error and maps it. */
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const held = await this.checkout();
+  /**
+   * Runs `fn` in a transaction on one connection; rolls back on any error and maps it. With a
+   * `wait` (a write): a write slot first, within the write-queue deadline, which `fn` gets for
+   * its lock waits. Without one (migrations): no slot.
+   */
+  private async transaction<T>(fn: (client: pg.PoolClient, deadline: number) => Promise<T>, wait?: WriteWait): Promise<T> {
+    const deadline = Date.now() + this.writeQueueTimeoutMs;
+    const releaseSlot = wait === undefined ? undefined : await this.writes.acquire(this.turnWait(deadline, wait, 'a write slot'));
+    let held: HeldClient;
+    try {
+      held = await this.checkout(releaseSlot);
+    } catch (error) {
+      releaseSlot?.();
+      throw error;
+    }
     try {
       await held.client.query('BEGIN');
-      const result = await fn(held.client);
+      const result = await fn(held.client, deadline);
       await held.client.query('COMMIT');
       held.release();
       return result;

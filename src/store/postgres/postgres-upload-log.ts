@@ -82,14 +82,21 @@ export async function readUpload(pool: Pool, id: string): Promise<UploadRecord |
 /** Rejected rows read back per page, by keyset: no connection is held while the caller consumes a page. */
 const REJECTS_PAGE = 1000;
 
-export async function* readRejects(pool: Pool, id: string): AsyncIterable<Rejection> {
+/** `gate` runs each page's query (the store bounds how many export pages are read at once). */
+export async function* readRejects(
+  pool: Pool,
+  id: string,
+  gate: <T>(read: () => Promise<T>) => Promise<T> = (read) => read(),
+): AsyncIterable<Rejection> {
   let after: { line: number; seq: number } | undefined;
   for (;;) {
-    const { rows } = await pool.query<Rejection & { seq: number }>(
-      after === undefined
-        ? 'SELECT line, raw, reason, seq FROM upload_rejects WHERE upload_id = $1 ORDER BY line, seq LIMIT $2'
-        : 'SELECT line, raw, reason, seq FROM upload_rejects WHERE upload_id = $1 AND (line, seq) > ($3, $4) ORDER BY line, seq LIMIT $2',
-      after === undefined ? [id, REJECTS_PAGE] : [id, REJECTS_PAGE, after.line, after.seq],
+    const { rows } = await gate(() =>
+      pool.query<Rejection & { seq: number }>(
+        after === undefined
+          ? 'SELECT line, raw, reason, seq FROM upload_rejects WHERE upload_id = $1 ORDER BY line, seq LIMIT $2'
+          : 'SELECT line, raw, reason, seq FROM upload_rejects WHERE upload_id = $1 AND (line, seq) > ($3, $4) ORDER BY line, seq LIMIT $2',
+        after === undefined ? [id, REJECTS_PAGE] : [id, REJECTS_PAGE, after.line, after.seq],
+      ),
     );
     for (const { line, raw, reason } of rows) yield { line, raw, reason };
     const last = rows.at(-1);

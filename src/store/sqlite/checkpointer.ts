@@ -20,10 +20,13 @@ const WORKER_URL = new URL(FROM_SOURCE ? './checkpointer-worker.ts' : './checkpo
 export class Checkpointer {
   private constructor(private readonly worker: Worker) {}
 
-  /** Starts the worker for a database file; undefined when it cannot (the caller keeps SQLite's own). */
-  static start(path: string): Checkpointer | undefined {
+  /**
+   * Starts the worker for a database file; undefined when it cannot (the caller keeps SQLite's
+   * own). `walLimit`: WAL bytes past which it truncates the log (see checkpointer-worker.ts).
+   */
+  static start(path: string, walLimit = Number.MAX_SAFE_INTEGER): Checkpointer | undefined {
     try {
-      const workerData: CheckpointerWorkerData = { path, pollMs: POLL_MS };
+      const workerData: CheckpointerWorkerData = { path, pollMs: POLL_MS, walLimit };
       const worker = new Worker(WORKER_URL, {
         workerData,
         // A small heap: the worker only runs pragmas.

@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3';
-import { AppError } from '../../errors.js';
-import type { Mutex } from '../../lib/mutex.js';
 import type { Row, TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
+import type { Turns } from '../write-turns.js';
 import { mapSqliteError } from './errors.js';
+import type { IndexDeferral } from './sqlite-load.js';
+import { repeated, replaceRows } from './sqlite-replace.js';
 
 /** Rows between two yields to the event loop, and rows per page of an in-memory export. */
 const PAGE = 1000;
@@ -14,42 +15,30 @@ const selectSql = (table: TableDef): string =>
   `SELECT ${table.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${quoteIdent(table.name)}`;
 
 /**
- * Streams a table in id order. On a database file, one statement on the reader connection: in
- * WAL mode it reads one snapshot from its first row to its last, whatever commits meanwhile, and
- * other reads on that connection go on. An in-memory database has a single connection, which a
- * statement left open would block for writers: there, pages of PAGE rows by id, each read under
- * the writer lock so it never sees half an upload.
+ * Streams a table in id order, in keyset pages of PAGE rows (`id > last ORDER BY id LIMIT n`).
+ * Each page is one statement read to its end at once, so its read transaction ends before the
+ * rows are handed on: a slow consumer never keeps a snapshot open on the reader connection
+ * (which every other request would then read, and past which no checkpoint could copy the WAL).
+ * An in-memory database has a single connection, the writer's: there each page is read under
+ * the writer lock, so it never sees half an upload.
  */
-export async function* exportSqliteRows(reader: Database.Database, table: TableDef, writeLock: Mutex): AsyncIterable<Row> {
-  if (reader.memory) {
-    const page = reader.prepare(`${selectSql(table)} WHERE id > ? ORDER BY id LIMIT ${PAGE}`).raw();
-    for (let last = 0; ;) {
-      const rows = await writeLock.run(() => guard(() => page.all(last) as Row[]));
-      yield* rows;
-      if (rows.length < PAGE) return;
-      last = rows[rows.length - 1]![0] as number;
-      await nextTick();
-    }
-  }
-  // Stopping early (a client gone) returns this generator, which closes the statement's iterator.
-  const rows = guard(
-    () =>
-      reader
-        .prepare(`${selectSql(table)} ORDER BY id`)
-        .raw()
-        .iterate() as IterableIterator<Row>,
-  );
-  let n = 0;
-  for (const row of rows) {
-    yield row;
-    if (++n % PAGE === 0) await nextTick();
+export async function* exportSqliteRows(reader: Database.Database, table: TableDef, writeLock: Turns): AsyncIterable<Row> {
+  const page = reader.prepare(`${selectSql(table)} WHERE id > ? ORDER BY id LIMIT ${PAGE}`).raw();
+  const read = (last: number): Row[] => guard(() => page.all(last) as Row[]);
+  for (let last = Number.MIN_SAFE_INTEGER; ;) {
+    const rows = reader.memory ? await writeLock.run(() => read(last)) : read(last);
+    yield* rows;
+    if (rows.length < PAGE) return;
+    last = rows[rows.length - 1]![0] as number;
+    await nextTick();
   }
 }
 
 /**
  * Writes rows into a table in one IMMEDIATE transaction on the writer connection; the caller
- * holds the writer lock; `begin` opens the transaction (BEGIN IMMEDIATE). `replace` deletes every row first (the row triggers keep hire_counts
- * exact), `merge` upserts by id. A repeated id in `rows` is BACKUP_INVALID; any error rolls back.
+ * holds the writer lock; `begin` opens the transaction (BEGIN IMMEDIATE). `replace` empties the
+ * table in slices and bulk-inserts (see replaceRows), `merge` upserts by id row by row (the row
+ * triggers keep hire_counts exact). A repeated id in `rows` is BACKUP_INVALID; any error rolls back.
  */
 export async function importSqliteRows(
   db: Database.Database,
@@ -59,39 +48,16 @@ export async function importSqliteRows(
   begin: () => void | Promise<void> = () => {
     db.exec('BEGIN IMMEDIATE');
   },
+  deferral?: IndexDeferral,
 ): Promise<number> {
-  const target = quoteIdent(table.name);
-  const names = table.columns.map((c) => quoteIdent(c.name));
-  const updates = names.filter((_n, i) => !table.columns[i]!.primaryKey).map((n) => `${n} = excluded.${n}`);
-  const upsert = mode === 'merge' ? ` ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}` : '';
   try {
     await begin();
   } catch (error) {
     throw mapSqliteError(error);
   }
   try {
-    // Replace: the emptied table itself catches a repeated id. Merge: a temporary set of the ids seen.
-    if (mode === 'replace') {
-      // hire_counts is derived from hired_employees alone: emptied first, the delete trigger then
-      // finds nothing to decrement, and the inserts count the file's rows from zero.
-      if (table.name === 'hired_employees') db.exec('DELETE FROM hire_counts');
-      db.exec(`DELETE FROM ${target}`);
-    } else db.exec('CREATE TEMP TABLE restore_ids (id INTEGER PRIMARY KEY)');
-    const insert = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})${upsert}`);
-    const seen = mode === 'merge' ? db.prepare('INSERT INTO temp.restore_ids (id) VALUES (?) ON CONFLICT DO NOTHING') : undefined;
-    let n = 0;
-    for await (const row of rows) {
-      n++;
-      if (seen !== undefined && seen.run(row[0] ?? null).changes === 0) throw repeated(row[0] ?? null, n);
-      try {
-        insert.run(row);
-      } catch (error) {
-        if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw repeated(row[0] ?? null, n);
-        throw error;
-      }
-      if (n % PAGE === 0) await nextTick();
-    }
-    if (seen !== undefined) db.exec('DROP TABLE temp.restore_ids');
+    if (mode === 'replace') return await replaceRows(db, table, rows, deferral);
+    const n = await mergeRows(db, table, rows);
     db.exec('COMMIT');
     return n;
   } catch (error) {
@@ -100,12 +66,26 @@ export async function importSqliteRows(
   }
 }
 
-const repeated = (id: Row[number], record: number): AppError =>
-  new AppError('BACKUP_INVALID', `The file holds id ${String(id)} twice (again at record ${record}); nothing was restored`, {
-    record,
-    field: 'id',
-    id,
-  });
+/** Upserts by id, refusing an id the file holds twice (a temporary set of the ids seen). */
+async function mergeRows(db: Database.Database, table: TableDef, rows: AsyncIterable<Row>): Promise<number> {
+  const target = quoteIdent(table.name);
+  const names = table.columns.map((c) => quoteIdent(c.name));
+  const updates = names.filter((_n, i) => !table.columns[i]!.primaryKey).map((n) => `${n} = excluded.${n}`);
+  db.exec('CREATE TEMP TABLE restore_ids (id INTEGER PRIMARY KEY)');
+  const insert = db.prepare(
+    `INSERT INTO ${target} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
+  );
+  const seen = db.prepare('INSERT INTO temp.restore_ids (id) VALUES (?) ON CONFLICT DO NOTHING');
+  let n = 0;
+  for await (const row of rows) {
+    n++;
+    if (seen.run(row[0] ?? null).changes === 0) throw repeated(row[0] ?? null, n);
+    insert.run(row);
+    if (n % PAGE === 0) await nextTick();
+  }
+  db.exec('DROP TABLE temp.restore_ids');
+  return n;
+}
 
 function guard<T>(fn: () => T): T {
   try {

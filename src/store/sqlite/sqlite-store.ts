@@ -2,25 +2,31 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError } from '../../errors.js';
-import { Mutex } from '../../lib/mutex.js';
 import { TABLE_NAMES, TABLES, type Row, type TableDef } from '../../tables.js';
 import { createIndexesSql, quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
-import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord } from '../store.js';
+import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord, WriteWait } from '../store.js';
+import { throwIfGone, Turns } from '../write-turns.js';
 import { Checkpointer } from './checkpointer.js';
 import { jobsPathFor, SqliteImportJobStore } from './sqlite-import-jobs.js';
 import { mapSqliteError } from './errors.js';
 import { exportSqliteRows, importSqliteRows } from './sqlite-backup.js';
+import { emptyInSlices } from './sqlite-empty.js';
 import { buildIndexesOffThread } from './index-builder.js';
 import { SqliteLoadSession, type IndexDeferral } from './sqlite-load.js';
-import { insertUploadLog, readUpload, UPLOAD_REJECTS_SQL } from './sqlite-upload-log.js';
+import { insertUploadLog, readUpload, rejectsPage } from './sqlite-upload-log.js';
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */
   path: string;
   /** Milliseconds a write waits for another process's lock before answering 503. */
   busyTimeoutMs?: number;
+  /** Milliseconds a write waits for the writer turn (behind this process's other writes) before 503 BUSY. */
+  writeQueueTimeoutMs?: number;
 }
+
+/** WAL size past which it is truncated once checkpointed (journal_size_limit), and the checkpointer copies it all at once. */
+export const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 const isBusy = (error: unknown): boolean => {
   const code = (error as { code?: unknown } | null)?.code;
@@ -48,13 +54,15 @@ export class SqliteStore implements Store {
   readonly importJobs: SqliteImportJobStore;
   readonly writer: Database.Database;
   private readonly reader: Database.Database;
-  private readonly writeLock = new Mutex();
+  private readonly writeLock = new Turns(1);
   private readonly busyTimeoutMs: number;
+  private readonly writeQueueTimeoutMs: number;
 
   constructor(options: SqliteStoreOptions) {
     const memory = options.path === ':memory:';
     if (!memory) mkdirSync(dirname(options.path), { recursive: true });
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.writeQueueTimeoutMs = options.writeQueueTimeoutMs ?? 30_000;
     this.writer = new Database(options.path);
     this.importJobs = new SqliteImportJobStore(jobsPathFor(options.path));
     this.writer.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
@@ -101,11 +109,11 @@ export class SqliteStore implements Store {
   /**
    * Moves WAL checkpoints off the event loop (see Checkpointer); SQLite's automatic checkpoint
    * stays on if the worker cannot start or dies. A WAL grown by a big upload is truncated back
-   * to 64 MB when it is next reset.
+   * to WAL_LIMIT_BYTES when it is next reset; past that size the worker truncates it itself.
    */
   private startCheckpointer(path: string): void {
-    this.writer.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-    this.checkpointer = Checkpointer.start(path);
+    this.writer.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
+    this.checkpointer = Checkpointer.start(path, WAL_LIMIT_BYTES);
     if (this.checkpointer === undefined) return;
     this.writer.pragma('wal_autocheckpoint = 0');
     this.checkpointer.onFailure(() => {
@@ -150,11 +158,14 @@ export class SqliteStore implements Store {
     await this.importJobs.close();
   }
 
-  async openLoad(table: TableDef, options: LoadOptions): Promise<LoadSession> {
-    const release = await this.writeLock.acquire();
+  async openLoad(table: TableDef, options: LoadOptions, wait?: WriteWait): Promise<LoadSession> {
+    const release = await this.writerTurn(wait);
     try {
       // The session opens its transaction (BEGIN IMMEDIATE) as it is made.
-      return await this.retryWhileBusy(() => new SqliteLoadSession(this.writer, table, options, release, this.indexDeferral));
+      return await this.retryWhileBusy(() => {
+        throwIfGone(wait?.signal);
+        return new SqliteLoadSession(this.writer, table, options, release, this.indexDeferral);
+      });
     } catch (error) {
       if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
       release();
@@ -162,7 +173,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  async insertRows(table: TableDef, rows: readonly Row[]): Promise<number> {
+  async insertRows(table: TableDef, rows: readonly Row[], wait?: WriteWait): Promise<number> {
     const names = table.columns.map((c) => quoteIdent(c.name));
     const insert = this.writer.prepare(
       `INSERT INTO ${quoteIdent(table.name)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`,
@@ -176,34 +187,40 @@ export class SqliteStore implements Store {
         });
       }
       return rows.length;
-    });
+    }, wait);
   }
 
   async saveUpload(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {
-    await this.writeLock.run(async () => {
-      await this.begin();
-      try {
-        await insertUploadLog(this.writer, record, rejects);
-        this.writer.exec('COMMIT');
-      } catch (error) {
-        if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
-        throw mapSqliteError(error);
-      }
-    });
+    await this.writeLock.run(
+      async () => {
+        await this.begin();
+        try {
+          await insertUploadLog(this.writer, record, rejects);
+          this.writer.exec('COMMIT');
+        } catch (error) {
+          if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
+          throw mapSqliteError(error);
+        }
+      },
+      { timeoutMs: this.writeQueueTimeoutMs, what: 'the writer' },
+    );
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {
     return this.guard(() => readUpload(this.reader, id));
   }
 
+  /**
+   * Keyset pages in (line, rowid) order, each read whole by one statement: no read transaction
+   * stays open on the shared reader while the client reads (see exportSqliteRows).
+   */
   async *rejects(id: string): AsyncIterable<Rejection> {
-    // A fresh statement per call: better-sqlite3 iterators hold their statement busy.
-    const rows = this.reader.prepare(UPLOAD_REJECTS_SQL).iterate(id) as IterableIterator<Rejection>;
-    let n = 0;
-    for (const row of rows) {
-      yield row;
-      // Let other requests run between pages of a long rejects file.
-      if (++n % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    for (let after = { line: Number.MIN_SAFE_INTEGER, seq: 0 }; ;) {
+      const page = this.guard(() => rejectsPage(this.reader, id, after));
+      for (const { line, raw, reason } of page.rows) yield { line, raw, reason };
+      if (page.next === undefined) return;
+      after = page.next;
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
@@ -228,41 +245,68 @@ export class SqliteStore implements Store {
     return version === undefined ? undefined : this.guard(() => String(version.get()));
   }
 
-  async reset(): Promise<void> {
-    await this.write(() => {
-      for (const name of [...TABLE_NAMES, 'hire_counts']) this.writer.exec(`DELETE FROM ${quoteIdent(name)}`);
-    });
+  /**
+   * One transaction; each table emptied in slices that give the event loop a turn (emptyInSlices),
+   * hire_counts (derived) at once. The emptied tables' indexes are created again before the commit:
+   * on empty tables that costs nothing.
+   */
+  async reset(wait?: WriteWait): Promise<void> {
+    await this.write(async () => {
+      this.writer.exec('DELETE FROM hire_counts');
+      for (const name of TABLE_NAMES) for (const sql of await emptyInSlices(this.writer, name)) this.writer.exec(sql);
+    }, wait);
   }
 
   exportRows(table: TableDef): AsyncIterable<Row> {
     return exportSqliteRows(this.reader, table, this.writeLock);
   }
 
-  importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge'): Promise<number> {
-    return this.writeLock.run(() => importSqliteRows(this.writer, table, rows, mode, () => this.begin()));
+  async importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
+    const release = await this.writerTurn(wait);
+    try {
+      return await importSqliteRows(this.writer, table, rows, mode, () => this.begin(wait), this.indexDeferral);
+    } finally {
+      release();
+    }
   }
 
-  /** Runs `fn` in one write transaction under the writer lock, with SQLite's state errors mapped to 503s. */
-  private write<T>(fn: () => T): Promise<T> {
-    return this.writeLock.run(async () => {
-      await this.begin();
+  /** The writer turn, waited for at most writeQueueTimeoutMs (then 503 BUSY), given up when the client goes. */
+  private writerTurn(wait?: WriteWait): Promise<() => void> {
+    return this.writeLock.acquire({ timeoutMs: this.writeQueueTimeoutMs, signal: wait?.signal, what: 'the writer' });
+  }
+
+  /**
+   * Runs `fn` in one write transaction under the writer lock, with SQLite's state errors mapped to
+   * 503s. A client gone once the transaction is open: nothing runs, rolled back.
+   */
+  private async write<T>(fn: () => T | Promise<T>, wait?: WriteWait): Promise<T> {
+    const release = await this.writerTurn(wait);
+    try {
+      await this.begin(wait);
       try {
-        const result = fn();
+        const result = await fn();
+        // Batches are synchronous up to here: a client that went meanwhile gets nothing committed.
+        throwIfGone(wait?.signal);
         this.writer.exec('COMMIT');
         return result;
       } catch (error) {
         if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
         throw mapSqliteError(error);
       }
-    });
+    } finally {
+      release();
+    }
   }
 
   /**
    * BEGIN IMMEDIATE, retried without blocking while another process holds the write lock; after
    * `busyTimeoutMs`, a 503 with Retry-After. Call with the writer lock held.
    */
-  private begin(): Promise<void> {
-    return this.retryWhileBusy(() => void this.writer.exec('BEGIN IMMEDIATE'));
+  private begin(wait?: WriteWait): Promise<void> {
+    return this.retryWhileBusy(() => {
+      throwIfGone(wait?.signal);
+      this.writer.exec('BEGIN IMMEDIATE');
+    });
   }
 
   /** Runs `fn` (which starts a write transaction) again after a short sleep while it meets SQLITE_BUSY. */

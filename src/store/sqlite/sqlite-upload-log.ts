@@ -6,7 +6,27 @@ const INSERT_UPLOAD = `INSERT INTO uploads (id, table_name, source, status, rece
   VALUES (@upload_id, @table, @source, @status, @received, @inserted, @updated, @rejected, @incomplete,
   @batch_size, @strict, @dry_run, @on_conflict, @started_at, @elapsed_ms, @message)`;
 
-export const UPLOAD_REJECTS_SQL = 'SELECT line, raw, reason FROM upload_rejects WHERE upload_id = ? ORDER BY line, rowid';
+/** Rejected rows per keyset page. */
+const REJECTS_PAGE = 1000;
+
+const REJECTS_PAGE_SQL = `SELECT line, raw, reason, rowid AS seq FROM upload_rejects
+  WHERE upload_id = ? AND (line, rowid) > (?, ?) ORDER BY line, rowid LIMIT ${REJECTS_PAGE}`;
+
+/** Where a page of rejected rows ends: the next one starts after it. */
+export interface RejectsCursor {
+  line: number;
+  seq: number;
+}
+
+/**
+ * One page of an upload's rejected rows in (line, rowid) order after `after`, read whole by one
+ * statement (its read transaction ends before the rows are used); `next` is undefined on the last.
+ */
+export function rejectsPage(db: Database.Database, id: string, after: RejectsCursor): { rows: Rejection[]; next?: RejectsCursor } {
+  const rows = db.prepare(REJECTS_PAGE_SQL).all(id, after.line, after.seq) as (Rejection & { seq: number })[];
+  const last = rows.at(-1);
+  return { rows, next: last === undefined || rows.length < REJECTS_PAGE ? undefined : { line: last.line, seq: last.seq } };
+}
 
 /** Writes an upload's report and its rejected rows; the caller owns the transaction. */
 export async function insertUploadLog(db: Database.Database, record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {

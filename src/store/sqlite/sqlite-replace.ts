@@ -1,0 +1,111 @@
+import type Database from 'better-sqlite3';
+import { AppError } from '../../errors.js';
+import type { Row, TableDef } from '../../tables.js';
+import { quoteIdent } from '../ddl.js';
+import { hireCountColumns } from '../hire-count-key.js';
+import { HireCountBuffer } from './hire-count-buffer.js';
+import { emptyInSlices } from './sqlite-empty.js';
+import { DEFER_INDEXES_AFTER, type IndexDeferral } from './sqlite-load.js';
+
+/** Rows per multi-row INSERT, as an upload's (one statement call instead of 64). */
+const ROWS_PER_STATEMENT = 64;
+/** Rows inserted between two turns of the event loop (~15–30 ms of SQLite work). */
+const ROWS_PER_TURN = 2048;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export const repeated = (id: Row[number], record: number): AppError =>
+  new AppError('BACKUP_INVALID', `The file holds id ${String(id)} twice (again at record ${record}); nothing was restored`, {
+    record,
+    field: 'id',
+    id,
+  });
+
+const isPrimaryKeyViolation = (error: unknown): boolean => (error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+
+/**
+ * `replace` restore, inside the caller's open write transaction, which this commits: the table is
+ * emptied in slices (emptyInSlices), then filled as an upload fills it: 64 rows per INSERT, the
+ * hire counts kept in memory instead of the per-row trigger (HireCountBuffer), the secondary
+ * indexes built after the commit on a worker thread when the file is big (IndexDeferral), the
+ * event loop given a turn every ROWS_PER_TURN rows. The emptied table's primary key catches an
+ * id the file holds twice.
+ */
+export async function replaceRows(
+  db: Database.Database,
+  table: TableDef,
+  rows: AsyncIterable<Row>,
+  deferral?: IndexDeferral,
+): Promise<number> {
+  const target = quoteIdent(table.name);
+  const names = table.columns.map((c) => quoteIdent(c.name));
+  const tuple = `(${names.map(() => '?').join(', ')})`;
+  // hire_counts is derived from hired_employees alone: emptied first, the inserts count from zero.
+  if (table.name === 'hired_employees') db.exec('DELETE FROM hire_counts');
+  const indexes = await emptyInSlices(db, table.name);
+  const counts = table.name === 'hired_employees' ? new HireCountBuffer(db, hireCountColumns(table)) : undefined;
+  const insertOne = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES ${tuple}`);
+  const insertMany = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES ${Array(ROWS_PER_STATEMENT).fill(tuple).join(', ')}`);
+  const stored = db.prepare(`SELECT 1 FROM ${target} WHERE id = ?`).pluck();
+
+  /** The record (1-based) of the first row of `pending` whose id is stored or repeated in it. */
+  const firstRepeated = (pending: readonly Row[], before: number): AppError => {
+    const seen = new Set<Row[number]>();
+    for (let k = 0; k < pending.length; k++) {
+      const id = pending[k]![0] ?? null;
+      if (seen.has(id) || stored.get(id) !== undefined) return repeated(id, before + k + 1);
+      seen.add(id);
+    }
+    return repeated(pending[0]![0] ?? null, before + 1);
+  };
+
+  let pending: Row[] = [];
+  let written = 0;
+  const flushPending = async (): Promise<void> => {
+    try {
+      if (pending.length === ROWS_PER_STATEMENT) {
+        const values: Row[number][] = [];
+        for (const row of pending) for (const v of row) values.push(v);
+        insertMany.run(values);
+      } else for (const row of pending) insertOne.run(row);
+    } catch (error) {
+      // The statement failed as a whole: none of its rows is stored.
+      if (isPrimaryKeyViolation(error)) throw firstRepeated(pending, written);
+      throw error;
+    }
+    let flush = false;
+    if (counts !== undefined) for (const row of pending) flush = counts.count(row) || flush;
+    written += pending.length;
+    pending = [];
+    if (flush) await counts!.flush();
+    if (written % ROWS_PER_TURN === 0) await nextTurn();
+  };
+
+  for await (const row of rows) {
+    pending.push(row);
+    if (pending.length === ROWS_PER_STATEMENT) await flushPending();
+  }
+  if (pending.length > 0) await flushPending();
+  await counts?.close();
+  const later = deferral !== undefined && written >= DEFER_INDEXES_AFTER;
+  if (!later) for (const sql of indexes) db.exec(sql);
+  db.exec('COMMIT');
+  if (later) await buildIndexes(db, deferral, indexes);
+  return written;
+}
+
+/**
+ * Builds the emptied table's indexes after the commit, before the writer turn is given back: on
+ * a worker thread, or here when that fails. Should both fail, the next start builds them.
+ */
+async function buildIndexes(db: Database.Database, deferral: IndexDeferral, statements: readonly string[]): Promise<void> {
+  try {
+    await deferral.build(statements);
+  } catch {
+    try {
+      for (const sql of statements) db.exec(sql.replace(/^CREATE INDEX /i, 'CREATE INDEX IF NOT EXISTS '));
+    } catch {
+      // Left to the next start (SqliteStore.migrate).
+    }
+  }
+}
