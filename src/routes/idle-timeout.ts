@@ -103,10 +103,19 @@ export function cutWhenStalled(request: FastifyRequest, reply: FastifyReply, idl
  */
 export function clientSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  const onClose = (): void => {
+  const socket = request.raw.socket;
+  if (socket === null || socket.destroyed || socket.readableEnded) {
+    controller.abort();
+    return controller.signal;
+  }
+  // A client that closes its end (FIN) is gone too: Node keeps such a socket half-open for the
+  // answer, and would only say 'close' once that is written. HTTP clients do not half-close
+  // while they wait for an answer.
+  const onGone = (): void => {
     if (!reply.raw.writableFinished) controller.abort();
   };
-  if (request.raw.socket?.destroyed === true) controller.abort();
-  else reply.raw.once('close', onClose);
+  socket.once('end', onGone);
+  reply.raw.once('close', onGone);
+  reply.raw.once('finish', () => socket.off('end', onGone));
   return controller.signal;
 }
