@@ -60,7 +60,7 @@ describe('every answer: security headers, x-request-id, no internals', () => {
       status: 400,
     },
     { name: 'no key', request: { method: 'POST', url: '/reset-db' }, status: 401 },
-    { name: 'an unknown route', request: { url: '/etc/passwd' }, status: 404 },
+    { name: 'an unknown route (with the key; without it, 401)', request: { url: '/etc/passwd', headers: auth }, status: 404 },
     {
       name: 'a body too large',
       request: { method: 'POST', url: '/batch/jobs', payload: 'x'.repeat(5000), headers: { ...auth, 'content-type': 'application/json' } },

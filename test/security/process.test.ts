@@ -7,6 +7,37 @@ const KEY = 'sk-live-7c0ffee7c0ffee';
 const OTHER_KEY = 'sk-rotated-b0a7b0a7';
 const WRONG = 'sk-guess-deadbeef42';
 
+describe('the server process: upload ids in its info log', () => {
+  let server: ServerProcess | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  afterAll(async () => {
+    await server?.stop();
+    await drop?.();
+  });
+
+  it("never logs where an upload's rejected lines are (the rejects URL, the report's URL) at info", async () => {
+    const db = await sqliteFile();
+    drop = db.drop;
+    server = await startServerProcess({ DATABASE_URL: db.url, API_KEY: KEY, LOG_LEVEL: 'info' });
+    const auth = { authorization: `Bearer ${KEY}` };
+    const up = await fetch(`${server.url}/upload/jobs`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      body: '1,a\nbad\n',
+    });
+    const id = ((await up.json()) as { upload_id: string }).upload_id;
+    for (const path of [`/uploads/${id}`, `/uploads/${id}/rejects.csv?annotate=true`, `/uploads/${id}/rejects.csv`]) {
+      const res = await fetch(`${server.url}${path}`, { headers: { ...auth, 'x-request-id': 'last-one' } });
+      expect(res.status, path).toBe(200);
+      await res.text();
+    }
+    await waitFor(() => server!.output().split('last-one').length > 6, 5000);
+    const log = server.output();
+    expect(log).not.toContain(`/uploads/${id}`);
+    expect(log).toContain('"url":"/uploads/{id}/rejects.csv?annotate=true"');
+  });
+});
+
 describe('the server process: its logs', () => {
   let server: ServerProcess | undefined;
   let drop: (() => Promise<void>) | undefined;
@@ -39,7 +70,8 @@ describe('the server process: its logs', () => {
       await send('/batch/jobs', { method: 'POST', headers: { authorization: WRONG, 'content-type': 'application/json' }, body: '[]' }),
     ).toBe(401);
     expect(await send('/reset-db', { method: 'POST', headers: { authorization: `Bearer ${KEY}` } })).toBe(200);
-    expect(await send('/nowhere')).toBe(404);
+    expect(await send('/nowhere')).toBe(401);
+    expect(await send('/nowhere', { headers: { authorization: `Bearer ${KEY}` } })).toBe(404);
     expect(await send('/tables', { headers: { 'x-request-id': 'client-trace-7' } })).toBe(200);
     expect(ids).toContain('client-trace-7');
 
