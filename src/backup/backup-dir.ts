@@ -1,6 +1,6 @@
-import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants, createWriteStream, type ReadStream, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
@@ -57,15 +57,45 @@ export async function backupPath(dir: string, name: string): Promise<string> {
   if (!SAFE_NAME.test(name) || name.includes('..')) {
     throw new AppError('BACKUP_NAME_INVALID', `"${name.slice(0, 100)}" is not a backup name: use a file name from GET /backups`);
   }
-  const path = join(resolve(dir), name);
-  const found = await stat(path).catch(() => undefined);
-  if (found === undefined || !found.isFile()) throw new AppError('BACKUP_NOT_FOUND', `No backup named "${name}" in the backup folder`);
+  const path = await pathInFolder(dir, name);
+  if (path === undefined) throw new AppError('BACKUP_NOT_FOUND', `No backup named "${name}" in the backup folder`);
   return path;
 }
 
-/** Opens a backup of the folder for reading (see backupPath). */
+/**
+ * The real path of the regular file `name` of `dir`, or undefined when there is none. A symbolic
+ * link is followed only when its target is a file of the same folder: a link out of the folder
+ * (`x.avro -> /etc/shadow`, `-> ../hr.db`) is as good as no file.
+ */
+export async function pathInFolder(dir: string, name: string): Promise<string | undefined> {
+  const folder = await realpath(dir).catch(() => undefined);
+  if (folder === undefined) return undefined;
+  const path = join(folder, name);
+  const link = await lstat(path).catch(() => undefined);
+  if (link === undefined) return undefined;
+  const real = link.isSymbolicLink() ? await realpath(path).catch(() => undefined) : path;
+  if (real === undefined || dirname(real) !== folder) return undefined;
+  const found = await lstat(real).catch(() => undefined);
+  return found?.isFile() === true ? real : undefined;
+}
+
+/**
+ * Opens a file of a folder for reading (see pathInFolder), with O_NOFOLLOW on its real path, so a
+ * link swapped in after the check is refused rather than followed out of the folder.
+ */
+export async function openInFolder(dir: string, name: string): Promise<ReadStream | undefined> {
+  const path = await pathInFolder(dir, name);
+  if (path === undefined) return undefined;
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  return handle?.createReadStream({ highWaterMark: 256 * 1024 });
+}
+
+/** Opens a backup of the folder for reading (see backupPath and openInFolder). */
 export async function openBackup(dir: string, name: string): Promise<ReadStream> {
-  return createReadStream(await backupPath(dir, name), { highWaterMark: 256 * 1024 });
+  await backupPath(dir, name);
+  const stream = await openInFolder(dir, name);
+  if (stream === undefined) throw new AppError('BACKUP_NOT_FOUND', `No backup named "${name}" in the backup folder`);
+  return stream;
 }
 
 /** The `.avro` files of the folder, newest first, each with its table and row count. */
@@ -76,9 +106,9 @@ export async function listBackups(dir: string): Promise<BackupFile[]> {
   });
   const files: BackupFile[] = [];
   for (const name of names.filter((n) => SAFE_NAME.test(n))) {
-    const path = join(dir, name);
-    const info = await stat(path).catch(() => undefined);
-    if (info === undefined || !info.isFile()) continue;
+    const path = await pathInFolder(dir, name);
+    const info: Stats | undefined = path === undefined ? undefined : await stat(path).catch(() => undefined);
+    if (path === undefined || info === undefined || !info.isFile()) continue;
     const own = OWN_NAME.exec(name);
     const summary = await scanContainer(path).catch(() => undefined);
     files.push({
