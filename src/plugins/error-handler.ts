@@ -17,6 +17,18 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_PROTO_VIOLATION: 'BAD_REQUEST',
 };
 
+/**
+ * The multipart parser's (busboy's) own errors, which carry no code: a body the client did send
+ * whole but wrong. The upload routes catch these first; this is for any other multipart route.
+ */
+const MULTIPART_MESSAGES = [
+  'Multipart: Boundary not found',
+  'Unexpected end of multipart data',
+  'Part terminated early due to unexpected end of multipart data',
+  // A boundary parameter of more than 256 characters (RFC 2046 allows 70).
+  'The needle cannot have a length bigger than 256.',
+];
+
 const BY_STATUS: Record<number, ErrorCode> = {
   400: 'BAD_REQUEST',
   401: 'UNAUTHORIZED',
@@ -39,6 +51,9 @@ export function toAppError(error: FastifyError | Error): AppError {
       reason: v.message ?? 'is invalid',
     }));
     return new AppError('VALIDATION_FAILED', `Invalid ${fastifyError.validationContext ?? 'request'}: ${fastifyError.message}`, details);
+  }
+  if (fastifyError.code === undefined && MULTIPART_MESSAGES.includes(fastifyError.message)) {
+    return new AppError('MULTIPART_MALFORMED', `The multipart body is malformed: ${fastifyError.message}`);
   }
   const mapped = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code];
   if (mapped !== undefined) return new AppError(mapped, fastifyError.message);

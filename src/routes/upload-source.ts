@@ -21,17 +21,23 @@ export async function uploadSource(request: FastifyRequest, maxBytes: number, id
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported: send the CSV uncompressed`);
   }
   if (request.isMultipart()) {
+    if (!/;\s*boundary=\S/i.test(request.headers['content-type'] ?? '')) {
+      throw new AppError('MULTIPART_MALFORMED', 'Content-Type multipart/form-data has no boundary parameter (multipart/form-data; boundary=…)');
+    }
     const file = await request.file({ limits: { fileSize: maxBytes, files: 1 } });
     if (file === undefined) throw new AppError('FILE_MISSING', 'No file part: send the CSV in the multipart field "file"');
     if (file.fieldname !== 'file')
       throw new AppError('FILE_MISSING', `The file must be in the multipart field "file", not "${file.fieldname}"`);
-    return readBody(request, file.file, {
-      idleTimeoutMs,
-      nothing: 'written',
-      atEnd: () => {
-        if (file.file.truncated) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`);
-      },
-    });
+    return malformedWhenComplete(
+      request,
+      readBody(request, file.file, {
+        idleTimeoutMs,
+        nothing: 'written',
+        atEnd: () => {
+          if (file.file.truncated) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${maxBytes} bytes`);
+        },
+      }),
+    );
   }
   if (isCsvContentType(request.headers['content-type'])) {
     const body = request.body as Readable | undefined;
@@ -39,4 +45,21 @@ export async function uploadSource(request: FastifyRequest, maxBytes: number, id
     return readBody(request, body, { idleTimeoutMs, nothing: 'written' });
   }
   throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the CSV as multipart/form-data (field "file") or with Content-Type: text/csv');
+}
+
+/**
+ * The multipart parser fails at the end of a body that lacks its closing boundary (or has a broken
+ * part): when the whole body did arrive, the client is still there and the body is at fault, a
+ * 400, not a client gone (499).
+ */
+async function* malformedWhenComplete(request: FastifyRequest, chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  try {
+    yield* chunks;
+  } catch (error) {
+    if (error instanceof AppError || !request.raw.complete) throw error;
+    throw new AppError(
+      'MULTIPART_MALFORMED',
+      'The multipart body is malformed: it ends before its closing boundary (--boundary--) or a part is broken',
+    );
+  }
 }
