@@ -119,9 +119,12 @@ class SizeGuard extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const before = this.bytes;
     this.bytes += chunk.length;
     if (!headerRead(this.decoder)) {
-      if (this.bytes > MAX_HEADER_BYTES) return callback(invalid(`no Avro header in its first ${MAX_HEADER_BYTES} bytes`));
+      // The decoder has not seen this chunk yet: only the bytes before it count (one big chunk, as
+      // a body given whole, may hold the header and everything after it).
+      if (before > MAX_HEADER_BYTES) return callback(invalid(`no Avro header in its first ${MAX_HEADER_BYTES} bytes`));
     } else if (undecodedBytes(this.decoder) > MAX_BLOCK_BYTES) {
       return callback(invalid(`a block is larger than ${MAX_BLOCK_BYTES} bytes`));
     }

@@ -113,6 +113,9 @@ async function* pages(rows: AsyncIterable<Row>, tally?: HireCountTally): AsyncIt
     if (++n % PAGE === 0) {
       yield text;
       text = '';
+      // Rows already decoded and a socket that takes every write at once make a chain of
+      // microtasks that never gives the event loop a turn (measured: 1.3 s on 200k rows).
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
   if (text !== '') yield text;

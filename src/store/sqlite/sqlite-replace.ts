@@ -62,16 +62,25 @@ export async function replaceRows(
   let pending: Row[] = [];
   let written = 0;
   const flushPending = async (): Promise<void> => {
-    try {
-      if (pending.length === ROWS_PER_STATEMENT) {
-        const values: Row[number][] = [];
-        for (const row of pending) for (const v of row) values.push(v);
+    if (pending.length === ROWS_PER_STATEMENT) {
+      const values: Row[number][] = [];
+      for (const row of pending) for (const v of row) values.push(v);
+      try {
         insertMany.run(values);
-      } else for (const row of pending) insertOne.run(row);
-    } catch (error) {
-      // The statement failed as a whole: none of its rows is stored.
-      if (isPrimaryKeyViolation(error)) throw firstRepeated(pending, written);
-      throw error;
+      } catch (error) {
+        // The statement failed as a whole: none of its rows is stored.
+        if (isPrimaryKeyViolation(error)) throw firstRepeated(pending, written);
+        throw error;
+      }
+    } else {
+      for (let k = 0; k < pending.length; k++) {
+        try {
+          insertOne.run(pending[k]!);
+        } catch (error) {
+          if (isPrimaryKeyViolation(error)) throw repeated(pending[k]![0] ?? null, written + k + 1);
+          throw error;
+        }
+      }
     }
     let flush = false;
     if (counts !== undefined) for (const row of pending) flush = counts.count(row) || flush;
