@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { apiKeys, corsOrigins, trustProxy, type Config } from './config.js';
 import auth, { serializeRequest } from './plugins/auth.js';
 import errorHandler from './plugins/error-handler.js';
+import idempotency from './plugins/idempotency.js';
 import security from './plugins/security.js';
 import shutdown from './plugins/shutdown.js';
 import backupRoutes from './routes/backup.js';
@@ -68,6 +69,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(security, { corsOrigins: corsOrigins(config), writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE });
   await app.register(auth, { keys: apiKeys(config), publicReports: config.PUBLIC_REPORTS });
   await app.register(multipart, { limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10, parts: 20 } });
+  await app.register(idempotency, { ttlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000, maxBodyBytes: config.UPLOAD_MAX_BYTES });
   // Only JSON, CSV and multipart bodies are taken; anything else is a 415.
   app.removeContentTypeParser('text/plain');
   // The CSV body stays a stream: the upload route reads it chunk by chunk.

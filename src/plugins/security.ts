@@ -34,8 +34,8 @@ export default fp(
       // false: no Access-Control-* header at all, so browsers keep other origins out.
       origin: options.corsOrigins.length === 0 ? false : options.corsOrigins.includes('*') ? '*' : options.corsOrigins,
       methods: ['GET', 'HEAD', 'POST'],
-      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
-      exposedHeaders: ['x-request-id', 'retry-after', 'content-disposition'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'idempotency-key'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'content-disposition', 'idempotent-replayed'],
       maxAge: 600,
     });
 

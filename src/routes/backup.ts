@@ -117,6 +117,8 @@ export default async function backupRoutes(app: FastifyInstance): Promise<void> 
     '/restore/:table',
     {
       preHandler: app.requireKey,
+      // Idempotency-Key honoured (plugins/idempotency.ts).
+      config: { idempotent: true },
       schema: {
         tags: ['backup'],
         summary: 'Restore a table from an Avro backup (the body, or `?from=` a backup of BACKUP_DIR), in one transaction',

@@ -12,6 +12,8 @@ export default async function batchRoutes(app: FastifyInstance): Promise<void> {
     '/batch/:table',
     {
       preHandler: app.requireKey,
+      // Idempotency-Key honoured (plugins/idempotency.ts).
+      config: { idempotent: true },
       // The handler checks every row itself, uncoerced (Fastify's Ajv would turn "4" into 4), so it
       // can answer with each problem's index and field and log the rejected rows; the schema
       // below documents the body.
@@ -31,7 +33,9 @@ export default async function batchRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const table = tableOr404((request.params as { table: string }).table);
       // A client gone before its turn: not executed; gone before the commit: rolled back.
-      const result = await insertBatch(app.store, table, request.body, maxRows, { signal: clientSignal(request, reply) });
+      // With an Idempotency-Key, its answer is stored in the batch's own transaction.
+      const idempotency = request.idempotentCommit((inserted) => ({ status: 201, body: { table: table.name, inserted } }));
+      const result = await insertBatch(app.store, table, request.body, maxRows, { signal: clientSignal(request, reply), idempotency });
       return reply.code(201).send(result);
     },
   );

@@ -21,6 +21,8 @@ export default async function tableRoutes(app: FastifyInstance): Promise<void> {
     '/reset-db',
     {
       preHandler: app.requireKey,
+      // Idempotency-Key honoured (plugins/idempotency.ts).
+      config: { idempotent: true },
       schema: {
         tags: ['tables'],
         summary: 'Empty the three tables (the upload log is kept)',

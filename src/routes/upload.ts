@@ -28,6 +28,8 @@ export default async function uploadRoutes(app: FastifyInstance): Promise<void> 
     '/upload/:table',
     {
       preHandler: app.requireKey,
+      // Idempotency-Key honoured (plugins/idempotency.ts).
+      config: { idempotent: true },
       schema: {
         tags: ['ingest'],
         summary: 'Stream a header-less CSV file into a table, in one transaction',

@@ -81,6 +81,58 @@ export interface LoadSession {
 export interface WriteWait {
   /** Aborts when the client has gone: a write not started yet is never executed (CLIENT_CLOSED). */
   signal?: AbortSignal;
+  /**
+   * A batch's Idempotency-Key answer, stored in the same transaction as its rows (insertRows), so
+   * a crash never leaves the rows without the key that would stop a retry writing them again.
+   */
+  idempotency?: IdempotentCommit;
+}
+
+/** One request's hold on an Idempotency-Key (see plugins/idempotency.ts). */
+export interface IdempotencyRef {
+  /** Who asked: a hash of the API key, or `anon`. */
+  scope: string;
+  key: string;
+  /** The holding request's random token: only it may answer or release the key. */
+  owner: string;
+}
+
+/** The answer stored for a key: replayed as is to a repeat of the same request. */
+export interface IdempotencyAnswer {
+  /** SHA-256 (hex) of the request's body. */
+  bodyDigest: string;
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export interface IdempotentCommit {
+  ref: IdempotencyRef;
+  ttlMs: number;
+  /** The answer for the rows written. */
+  answer(written: number): IdempotencyAnswer;
+}
+
+/** What a key holds when another request already has it. */
+export interface IdempotencyRecord {
+  /** SHA-256 (hex) of method, path and query. */
+  fingerprint: string;
+  status: 'in_progress' | 'done';
+  answer?: IdempotencyAnswer;
+}
+
+/** The Idempotency-Key table (migration 005). */
+export interface IdempotencyStore {
+  /** Takes the key for this request, or says what holds it (an expired answer or lease is taken over). */
+  claim(ref: IdempotencyRef, fingerprint: string, leaseMs: number): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }>;
+  /** Extends the holder's lease; false when the key is no longer its own. */
+  renew(ref: IdempotencyRef, leaseMs: number): Promise<boolean>;
+  /** Stores the holder's final answer, kept `ttlMs`. */
+  complete(ref: IdempotencyRef, answer: IdempotencyAnswer, ttlMs: number): Promise<void>;
+  /** Frees the key (the request did not end in an answer to keep): a retry executes. */
+  release(ref: IdempotencyRef): Promise<void>;
+  /** Deletes the keys expired at `now`; resolves with how many. */
+  purgeExpired(now?: Date): Promise<number>;
 }
 
 export interface TableCount {
@@ -95,6 +147,8 @@ export interface Store {
   readonly dialect: Dialect;
   /** Import jobs (POST /imports), durable in this database. */
   readonly importJobs: ImportJobStore;
+  /** Idempotency-Key answers (plugins/idempotency.ts), durable in this database. */
+  readonly idempotency: IdempotencyStore;
   /** Applies pending migrations (idempotent, safe when several instances start at once). */
   migrate(): Promise<void>;
   /** Resolves when the database answers a trivial query. */

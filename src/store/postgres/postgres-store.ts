@@ -8,6 +8,7 @@ import { throwIfGone, Turns, type TurnWait } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
 import { exportPostgresRows, importPostgresRows } from './postgres-backup.js';
 import { APPLY_EVERY, PostgresLoadSession, type HeldClient } from './postgres-load.js';
+import { completePostgresKey, PostgresIdempotency } from './postgres-idempotency.js';
 import { PostgresImportJobStore } from './postgres-import-jobs.js';
 import { insertUploadLog, readRejects, readUpload } from './postgres-upload-log.js';
 import { lockWithin, poolBudget, type PoolBudget } from './pool-budget.js';
@@ -48,6 +49,7 @@ export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly pool: pg.Pool;
   readonly importJobs: PostgresImportJobStore;
+  readonly idempotency: PostgresIdempotency;
   /** The last error of an idle connection (the server restarted, a network blip): logged by no one, but never a crash. */
   lastIdleError: Error | undefined;
 
@@ -80,6 +82,7 @@ export class PostgresStore implements Store {
       types,
     });
     this.importJobs = new PostgresImportJobStore(this.pool);
+    this.idempotency = new PostgresIdempotency(this.pool);
     this.pool.on('error', (error) => {
       this.lastIdleError = error;
     });
@@ -133,38 +136,42 @@ export class PostgresStore implements Store {
       type: c.type === 'integer' ? 'bigint[]' : c.type === 'datetime' ? 'timestamptz[]' : 'text[]',
       values: rows.map((row) => row[i] ?? null),
     }));
-    return this.transaction(async (client, deadline) => {
-      // The same lock as an upload's apply: batches and uploads of a table take turns.
-      await lockWithin(client, `LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`, deadline);
-      throwIfGone(wait?.signal);
-      const ids = rows.map((row) => row[0] as number);
-      const stored = new Set(
-        (await client.query<{ id: number }>(`SELECT id FROM ${target} WHERE id = ANY($1::bigint[])`, [ids])).rows.map((r) => r.id),
-      );
-      // As SQLite inserts them one by one: a stored id, or the second of two equal ids, is a duplicate.
-      const seen = new Set<number>();
-      const duplicates: number[] = [];
-      for (const id of ids) {
-        if (stored.has(id) || seen.has(id)) duplicates.push(id);
-        seen.add(id);
-      }
-      if (duplicates.length > 0) {
-        throw new AppError('DUPLICATE_ID', `${duplicates.length} id(s) already exist; nothing was inserted`, {
-          ids: duplicates.slice(0, 100),
-        });
-      }
-      const result = await client.query(
-        `INSERT INTO ${target} (${names.join(', ')}) SELECT * FROM unnest(${arrays.map((a, i) => `$${i + 1}::${a.type}`).join(', ')})`,
-        arrays.map((a) => a.values),
-      );
-      // A client that went while the rows were written: rolled back, not committed.
-      throwIfGone(wait?.signal);
-      return result.rowCount ?? 0;
-    }, wait);
+    return this.transaction(
+      async (client, deadline) => {
+        // The same lock as an upload's apply: batches and uploads of a table take turns.
+        await lockWithin(client, `LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`, deadline);
+        throwIfGone(wait?.signal);
+        const ids = rows.map((row) => row[0] as number);
+        const stored = new Set(
+          (await client.query<{ id: number }>(`SELECT id FROM ${target} WHERE id = ANY($1::bigint[])`, [ids])).rows.map((r) => r.id),
+        );
+        // As SQLite inserts them one by one: a stored id, or the second of two equal ids, is a duplicate.
+        const seen = new Set<number>();
+        const duplicates: number[] = [];
+        for (const id of ids) {
+          if (stored.has(id) || seen.has(id)) duplicates.push(id);
+          seen.add(id);
+        }
+        if (duplicates.length > 0) {
+          throw new AppError('DUPLICATE_ID', `${duplicates.length} id(s) already exist; nothing was inserted`, {
+            ids: duplicates.slice(0, 100),
+          });
+        }
+        const result = await client.query(
+          `INSERT INTO ${target} (${names.join(', ')}) SELECT * FROM unnest(${arrays.map((a, i) => `$${i + 1}::${a.type}`).join(', ')})`,
+          arrays.map((a) => a.values),
+        );
+        // A client that went while the rows were written: rolled back, not committed.
+        throwIfGone(wait?.signal);
+        if (wait?.idempotency !== undefined) await completePostgresKey(client, wait.idempotency, result.rowCount ?? 0);
+        return result.rowCount ?? 0;
+      },
+      { slot: true, wait },
+    );
   }
 
   async saveUpload(record: UploadRecord, rejects: AsyncIterable<Rejection>): Promise<void> {
-    await this.transaction((client) => insertUploadLog(client, record, rejects), {});
+    await this.transaction((client) => insertUploadLog(client, record, rejects), { slot: true });
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {
@@ -249,24 +256,27 @@ export class PostgresStore implements Store {
   async reset(wait?: WriteWait): Promise<void> {
     const writers = ['hired_employees', 'departments', 'jobs'].map(quoteIdent);
     const all = [...writers, quoteIdent('hire_counts')].join(', ');
-    await this.transaction(async (client, writeDeadline) => {
-      await lockWithin(client, `LOCK TABLE ${writers.join(', ')} IN SHARE ROW EXCLUSIVE MODE`, writeDeadline);
-      throwIfGone(wait?.signal);
-      await client.query(`SET LOCAL lock_timeout = '${RESET_LOCK_TRY_MS}ms'`);
-      const deadline = Date.now() + RESET_LOCK_WAIT_MS;
-      for (;;) {
-        await client.query('SAVEPOINT reset_lock');
-        try {
-          await client.query(`LOCK TABLE ${all} IN ACCESS EXCLUSIVE MODE`);
-          break;
-        } catch (error) {
-          if ((error as { code?: unknown }).code !== '55P03' || Date.now() > deadline) throw error;
-          await client.query('ROLLBACK TO SAVEPOINT reset_lock');
-          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+    await this.transaction(
+      async (client, writeDeadline) => {
+        await lockWithin(client, `LOCK TABLE ${writers.join(', ')} IN SHARE ROW EXCLUSIVE MODE`, writeDeadline);
+        throwIfGone(wait?.signal);
+        await client.query(`SET LOCAL lock_timeout = '${RESET_LOCK_TRY_MS}ms'`);
+        const deadline = Date.now() + RESET_LOCK_WAIT_MS;
+        for (;;) {
+          await client.query('SAVEPOINT reset_lock');
+          try {
+            await client.query(`LOCK TABLE ${all} IN ACCESS EXCLUSIVE MODE`);
+            break;
+          } catch (error) {
+            if ((error as { code?: unknown }).code !== '55P03' || Date.now() > deadline) throw error;
+            await client.query('ROLLBACK TO SAVEPOINT reset_lock');
+            await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+          }
         }
-      }
-      await client.query(`TRUNCATE ${all}`);
-    }, wait);
+        await client.query(`TRUNCATE ${all}`);
+      },
+      { slot: true, wait },
+    );
   }
 
   /** A pooled connection with an error listener for as long as it is held (node-pg emits on it between queries). */
@@ -294,13 +304,16 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Runs `fn` in a transaction on one connection; rolls back on any error and maps it. With a
-   * `wait` (a write): a write slot first, within the write-queue deadline, which `fn` gets for
-   * its lock waits. Without one (migrations): no slot.
+   * Runs `fn` in a transaction on one connection; rolls back on any error and maps it. A write
+   * (`slot`) takes a write slot first, within the write-queue deadline, which `fn` gets for its
+   * lock waits; migrations take none.
    */
-  private async transaction<T>(fn: (client: pg.PoolClient, deadline: number) => Promise<T>, wait?: WriteWait): Promise<T> {
+  private async transaction<T>(
+    fn: (client: pg.PoolClient, deadline: number) => Promise<T>,
+    options: { slot: boolean; wait?: WriteWait } = { slot: false },
+  ): Promise<T> {
     const deadline = Date.now() + this.writeQueueTimeoutMs;
-    const releaseSlot = wait === undefined ? undefined : await this.writes.acquire(this.turnWait(deadline, wait, 'a write slot'));
+    const releaseSlot = options.slot ? await this.writes.acquire(this.turnWait(deadline, options.wait, 'a write slot')) : undefined;
     let held: HeldClient;
     try {
       held = await this.checkout(releaseSlot);

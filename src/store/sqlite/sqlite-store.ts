@@ -8,6 +8,7 @@ import { migrationsFor } from '../migrations.js';
 import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord, WriteWait } from '../store.js';
 import { throwIfGone, Turns } from '../write-turns.js';
 import { Checkpointer } from './checkpointer.js';
+import { SqliteIdempotency } from './sqlite-idempotency.js';
 import { jobsPathFor, SqliteImportJobStore } from './sqlite-import-jobs.js';
 import { mapSqliteError } from './errors.js';
 import { exportSqliteRows, importSqliteRows } from './sqlite-backup.js';
@@ -52,6 +53,7 @@ const READER_CACHE_SIZE = -4_000;
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly importJobs: SqliteImportJobStore;
+  readonly idempotency: SqliteIdempotency;
   readonly writer: Database.Database;
   private readonly reader: Database.Database;
   private readonly writeLock = new Turns(1);
@@ -75,6 +77,7 @@ export class SqliteStore implements Store {
     this.writer.pragma('busy_timeout = 0');
     // An in-memory database is private to its connection: reads share the writer's.
     this.reader = memory ? this.writer : new Database(options.path, { readonly: false, fileMustExist: true });
+    this.idempotency = new SqliteIdempotency(this.reader, this.writer, (fn) => this.write(fn));
     if (!memory) this.reader.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     if (!memory) {
       // Page caches: the writer's holds the hot index pages of a bulk load (also what the bench
@@ -186,6 +189,7 @@ export class SqliteStore implements Store {
           ids: duplicates.slice(0, 100),
         });
       }
+      if (wait?.idempotency !== undefined) this.idempotency.completeInTransaction(wait.idempotency, rows.length);
       return rows.length;
     }, wait);
   }
