@@ -13,6 +13,7 @@ import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { postgresReference, sqliteReference, type Reference } from './bench/references.js';
 import { checkTargets, figuresTable, targetsTable } from './bench/report.js';
 import { benchBackend, type BackendResult, type Files } from './bench/run.js';
+import { restoreTable } from './bench/restore.js';
 
 const log = (message: string): void => console.error(`[bench] ${message}`);
 
@@ -111,6 +112,8 @@ async function main(): Promise<void> {
   const path = join(options.outDir, name);
   writeFileSync(path, `${JSON.stringify(output, null, 2)}\n`);
   console.log(`\n${figuresTable(results)}\n\n${targetsTable(checks)}\n`);
+  const restores = restoreTable(results);
+  if (restores !== '') console.log(`${restores}\n`);
   for (const s of skipped) console.log(`skipped ${s.backend}: ${String(s.reason)}`);
   console.log(`machine: ${info.cores} × ${info.cpu}, ${info.memory_gb} GB, Node ${info.node}, SQLite ${info.sqlite_library}`);
   console.log(`results: ${path}`);

@@ -4,6 +4,7 @@ import { uploadFile, type UploadResult } from './http.js';
 import type { BenchOptions } from './options.js';
 import { latencyDuring, reportLatency, throughput, type ReportLatency, type Throughput, type EndpointName } from './probes.js';
 import type { Reference } from './references.js';
+import { benchRestore, type RestoreFigures } from './restore.js';
 import { startServer, type RunningServer } from './server.js';
 import { median, round, type LatencySummary } from './stats.js';
 
@@ -47,6 +48,7 @@ export interface BackendResult {
   latency?: Record<string, ReportLatency>;
   throughput?: Record<EndpointName, Throughput>;
   during?: { upload_ms: number; latency: Record<EndpointName, LatencySummary> };
+  restore?: RestoreFigures;
 }
 
 const fresh = (backend: BackendName, options: BenchOptions): Promise<FreshDatabase> =>
@@ -191,5 +193,6 @@ export async function benchBackend(
       await db.drop();
     }
   }
+  if (parts.has('restore')) result.restore = await benchRestore(backend, rows, files, options);
   return result;
 }

@@ -1,0 +1,150 @@
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream/promises';
+import { freshPostgres, freshSqlite, type BackendName } from './databases.js';
+import { getJson, request, uploadFile } from './http.js';
+import type { BenchOptions } from './options.js';
+import type { Files } from './run.js';
+import { startServer } from './server.js';
+import { round, summarize, type LatencySummary } from './stats.js';
+
+/** The `restore` part: a replace restore of the table just uploaded, against that upload. */
+export interface RestoreFigures {
+  upload_ms: number;
+  upload_rows_per_s: number;
+  backup_mb: number;
+  restore_ms: number;
+  rows_per_s: number;
+  /** Restore rate over upload rate (the target: at least 0.5). */
+  vs_upload: number;
+  /** Peak RSS of a server started for the restore alone. */
+  peak_rss_mb: number;
+  /** GET /health every 50 ms during the restore. */
+  health: LatencySummary;
+}
+
+const log = (message: string): void => console.error(`[bench] ${message}`);
+
+/** Streams GET `url` into `file`. */
+function download(url: string, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`GET ${url}: ${res.statusCode}`));
+        pipeline(res, createWriteStream(file)).then(resolve, reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/** POSTs an Avro file to /restore/{table}?mode=replace, streamed from disk; resolves with the rows restored. */
+function restoreFile(base: string, table: string, file: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${base}/restore/${table}?mode=replace`,
+      { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': statSync(file).size } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) return reject(new Error(`restore answered ${res.statusCode}: ${text.slice(0, 300)}`));
+          resolve((JSON.parse(text) as { restored: number }).restored);
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    createReadStream(file, { highWaterMark: 64 * 1024 })
+      .on('error', reject)
+      .pipe(req);
+  });
+}
+
+/**
+ * Uploads the generated file into a fresh database (timed), downloads its backup, then restores
+ * it over the full table (`mode=replace`) on a server started for that alone (its peak RSS is the
+ * restore's), with GET /health every 50 ms beside it.
+ */
+export async function benchRestore(backend: BackendName, rows: number, files: Files, options: BenchOptions): Promise<RestoreFigures> {
+  const db = backend === 'sqlite' ? freshSqlite() : await freshPostgres(options.pgUrl);
+  const dir = mkdtempSync(join(tmpdir(), 'hr-bench-restore-'));
+  const backup = join(dir, 'hired_employees.avro');
+  try {
+    let uploadMs: number;
+    const loader = await startServer({ databaseUrl: db.url });
+    try {
+      await uploadFile(loader.base, 'departments', files.departments);
+      await uploadFile(loader.base, 'jobs', files.jobs);
+      const upload = await uploadFile(loader.base, 'hired_employees', files.hired_employees);
+      if (upload.report.inserted !== rows) throw new Error(`the upload inserted ${upload.report.inserted} rows, not ${rows}`);
+      uploadMs = upload.ms;
+      await download(`${loader.base}/backup/hired_employees`, backup);
+    } finally {
+      await loader.stop();
+    }
+    const server = await startServer({ databaseUrl: db.url });
+    try {
+      let done = false;
+      const health: number[] = [];
+      const poll = (async () => {
+        while (!done) {
+          const started = performance.now();
+          const res = await request(`${server.base}/health`);
+          health.push(performance.now() - started);
+          if (res.status !== 200) throw new Error(`GET /health during the restore: ${res.status}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })();
+      const started = performance.now();
+      let restored: number;
+      try {
+        restored = await restoreFile(server.base, 'hired_employees', backup);
+      } finally {
+        done = true;
+        await poll;
+      }
+      const restoreMs = performance.now() - started;
+      if (restored !== rows) throw new Error(`the restore wrote ${restored} rows, not ${rows}`);
+      const tables = await getJson<{ tables: { name: string; rows: number }[] }>(`${server.base}/tables`);
+      if (tables.tables.find((t) => t.name === 'hired_employees')?.rows !== rows)
+        throw new Error('the table does not hold the restored rows');
+      const figures: RestoreFigures = {
+        upload_ms: round(uploadMs, 1),
+        upload_rows_per_s: Math.round(rows / (uploadMs / 1000)),
+        backup_mb: round(statSync(backup).size / 1e6, 1),
+        restore_ms: round(restoreMs, 1),
+        rows_per_s: Math.round(rows / (restoreMs / 1000)),
+        vs_upload: round(uploadMs / restoreMs, 2),
+        peak_rss_mb: round(server.peakRssMb(), 1),
+        health: summarize(health),
+      };
+      log(
+        `${backend} ${rows} rows restore: ${(restoreMs / 1000).toFixed(2)} s (${figures.vs_upload}× the upload's rate), ` +
+          `peak RSS ${figures.peak_rss_mb} MB, /health p99 ${figures.health.p99_ms} ms, max ${figures.health.max_ms} ms`,
+      );
+      return figures;
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await db.drop();
+  }
+}
+
+/** The restore figures of every backend and size, as a table for the console. */
+export function restoreTable(results: readonly { backend: string; rows: number; restore?: RestoreFigures }[]): string {
+  const rowsOf = results.flatMap((r) => (r.restore === undefined ? [] : [{ ...r.restore, backend: r.backend, rows: r.rows }]));
+  if (rowsOf.length === 0) return '';
+  const lines = ['restore (replace) | rows | upload s | restore s | rows/s | × upload rate | peak RSS MB | /health p99 ms | max ms'];
+  for (const r of rowsOf) {
+    lines.push(
+      `${r.backend} | ${r.rows} | ${(r.upload_ms / 1000).toFixed(2)} | ${(r.restore_ms / 1000).toFixed(2)} | ${r.rows_per_s} | ${r.vs_upload} | ${r.peak_rss_mb} | ${r.health.p99_ms} | ${r.health.max_ms}`,
+    );
+  }
+  return lines.join('\n');
+}
