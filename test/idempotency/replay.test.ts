@@ -1,7 +1,9 @@
 import { request as httpRequest, type ClientRequest } from 'node:http';
+import Database from 'better-sqlite3';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
+import { sqliteFile } from '../faults/support/app.js';
 import { listen, startApp, type TestApp } from '../helpers/app.js';
 
 const KEY = 'sk-idem-3b9f1c';
@@ -234,3 +236,37 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('Idempotency-Key: an answer that is not final frees the key (SQLite file, writer held by another process)', () => {
+  let t: TestApp;
+  let path: string;
+  beforeAll(async () => {
+    const db = await sqliteFile();
+    path = db.path;
+    t = await startApp({ name: 'sqlite', available: true, create: async () => db }, { SQLITE_BUSY_TIMEOUT_MS: 200 });
+  });
+  afterAll(() => t?.close());
+
+  it('a 503 is not stored: the retry with the same key executes once the database is free', async () => {
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    const batch = {
+      method: 'POST' as const,
+      url: '/batch/jobs',
+      payload: [{ id: 1, job: 'Sawyer' }],
+      headers: { 'idempotency-key': 'busy-1' },
+    };
+    const busy = await t.app.inject(batch);
+    expect(busy.statusCode, busy.body).toBe(503);
+    expect(busy.headers['retry-after']).toBeDefined();
+    other.exec('ROLLBACK');
+    other.close();
+    const retry = await t.app.inject(batch);
+    expect(retry.statusCode, retry.body).toBe(201);
+    expect(retry.headers['idempotent-replayed']).toBeUndefined();
+    const replay = await t.app.inject(batch);
+    expect(replay.statusCode).toBe(201);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(Number((await t.app.store.query('SELECT count(*) AS n FROM jobs', []))[0]!.n)).toBe(1);
+  });
+});
