@@ -184,3 +184,24 @@ for (const publicReports of [true, false]) {
     });
   });
 }
+
+describe('default-deny access: a route added later', () => {
+  it('needs the key without declaring anything (as routes other modules add, /imports…, do)', async () => {
+    const t = await startApp(sqliteBackend, { API_KEY: KEYS[0]! });
+    try {
+      t.app.get('/imports/:id', async () => ({ secret: 'a job with a file name' }));
+      t.app.post('/imports', async () => ({ started: true }));
+      for (const request of [
+        { method: 'GET' as const, url: '/imports/1' },
+        { method: 'POST' as const, url: '/imports' },
+      ]) {
+        const res = await t.app.inject(request);
+        expect(res.statusCode, request.url).toBe(401);
+        expect(res.body).not.toContain('secret');
+        expect((await t.app.inject({ ...request, headers: { authorization: `Bearer ${KEYS[0]}` } })).statusCode).toBe(200);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
