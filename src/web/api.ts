@@ -1,6 +1,9 @@
 // The API as the dashboard sees it. Relative URLs, so the page also works behind a path prefix.
+import { TABLE_NAMES, type TableName } from '../tables.js';
 
-export type TableName = 'departments' | 'jobs' | 'hired_employees';
+// The server's data dictionary, bundled: the page never restates the table list.
+export { TABLE_NAMES, type TableName };
+export const isTable = (name: string | null): name is TableName => (TABLE_NAMES as (string | null)[]).includes(name);
 
 export interface UploadReport {
   upload_id: string;

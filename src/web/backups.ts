@@ -12,14 +12,13 @@ import {
   type BackupFile,
   type RestoreMode,
   type RestoreResult,
+  isTable,
+  TABLE_NAMES,
   type TableName,
   type WrittenBackup,
 } from './api.js';
 import { byId, formatBytes, formatNumber, h, say } from './dom.js';
 import { guessTable } from './upload.js';
-
-const TABLES: readonly TableName[] = ['departments', 'jobs', 'hired_employees'];
-const isTable = (name: string | null): name is TableName => TABLES.includes(name as TableName);
 
 interface Outcome {
   text: string;
@@ -44,6 +43,8 @@ export function setupBackups(onRestored: () => Promise<void>): void {
   const fileForm = byId('restore-file-form', HTMLFormElement);
   const fileInput = byId('restore-file-input', HTMLInputElement);
   const fileTable = byId('restore-file-table', HTMLSelectElement);
+  downloadTable.append(...TABLE_NAMES.map((t) => h('option', { value: t }, t)));
+  fileTable.append(...TABLE_NAMES.map((t) => h('option', { value: t }, t)));
   const fileProgress = byId('restore-file-progress', HTMLProgressElement);
   const fileStatus = byId('restore-file-status', HTMLParagraphElement);
 

@@ -62,7 +62,7 @@ export function drawQuarterChart(canvas: HTMLCanvasElement, data: QuarterBars): 
       maintainAspectRatio: false,
       scales: {
         x: { stacked: true, beginAtZero: true, title: { display: true, text: 'Hires' }, ticks: { precision: 0 } },
-        y: { stacked: true, ticks: departmentTicks },
+        y: { stacked: true, ticks: departmentTicks() },
       },
       plugins: {
         legend: { position: 'top' },
@@ -127,7 +127,7 @@ export function drawDepartmentChart(canvas: HTMLCanvasElement, data: DepartmentB
       maintainAspectRatio: false,
       scales: {
         x: { beginAtZero: true, title: { display: true, text: 'Hires' }, ticks: { precision: 0 } },
-        y: { ticks: departmentTicks },
+        y: { ticks: departmentTicks() },
       },
       plugins: {
         meanLine: { value: data.mean },
@@ -158,17 +158,39 @@ export function clearChart(canvas: HTMLCanvasElement): void {
   Chart.getChart(canvas)?.destroy();
 }
 
-// Long department names would push the bars off a phone's screen: cut them there (tooltips keep them whole).
-const departmentTicks = {
-  callback(this: Scale, value: string | number): string {
-    const label = this.getLabelForValue(Number(value));
-    const max = this.chart.width < 560 ? 14 : 32;
-    return label.length > max ? `${label.slice(0, max - 1).trimEnd()}…` : label;
+/** Narrower than this, department names wrap onto lines of at most PHONE_LINE characters. */
+const NARROW = 560;
+const PHONE_LINE = 14;
+const WIDE_LINE = 32;
+
+/**
+ * Breaks a label into lines of at most `max` characters at spaces ("Business Development" →
+ * ["Business", "Development"]); a longer word keeps a line of its own. Nothing is cut.
+ */
+export function wrapLabel(label: string, max: number): string | string[] {
+  if (label.length <= max) return label;
+  const lines: string[] = [];
+  for (const word of label.split(/\s+/).filter((w) => w !== '')) {
+    const last = lines.at(-1);
+    if (last !== undefined && last.length + 1 + word.length <= max) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
+  }
+  return lines.length <= 1 ? label : lines;
+}
+
+// Long department names would push the bars off a phone's screen: they wrap there, whole. Every
+// label is drawn (no auto-skip): the chart's height gives each bar room for two lines.
+const departmentTicks = () => ({
+  autoSkip: false,
+  callback(this: Scale, value: string | number): string | string[] {
+    return wrapLabel(this.getLabelForValue(Number(value)), this.chart.width < NARROW ? PHONE_LINE : WIDE_LINE);
   },
-};
+});
 
 // Horizontal bars: the chart grows with the number of departments so labels never overlap.
 function sizeFor(canvas: HTMLCanvasElement, bars: number): void {
   const box = canvas.parentElement;
-  if (box !== null) box.style.height = `${Math.max(180, 90 + bars * 30)}px`;
+  if (box === null) return;
+  const perBar = box.clientWidth < NARROW ? 36 : 30;
+  box.style.height = `${Math.max(180, 90 + bars * perBar)}px`;
 }

@@ -1,14 +1,9 @@
 // The "Load data" section: files (picked or dropped), their tables, options, the upload with a
 // progress bar per file, then each upload's report.
-import { ApiError, uploadFile, type TableName } from './api.js';
+import { ApiError, TABLE_NAMES, uploadFile, type TableName } from './api.js';
 import { byId, formatBytes, h, say } from './dom.js';
 import { errorCard, reportCard } from './upload-report.js';
 
-const TABLES: { name: TableName; label: string }[] = [
-  { name: 'departments', label: 'departments' },
-  { name: 'jobs', label: 'jobs' },
-  { name: 'hired_employees', label: 'hired_employees' },
-];
 const KEY_STORAGE = 'hr-dashboard.api-key';
 
 /** The table a file's name points to (`hired_employees.csv`, `employees-2024.csv`, `Jobs.csv`…), or '' if none. */
@@ -74,7 +69,7 @@ export function setupUpload(onLoaded: () => Promise<void>): void {
   function makeEntry(file: File): Entry {
     const id = `file-${nextId++}`;
     const table = h('select', { id: `${id}-table`, 'data-file': file.name }, h('option', { value: '' }, 'Choose a table…'));
-    for (const t of TABLES) table.append(h('option', { value: t.name }, t.label));
+    for (const t of TABLE_NAMES) table.append(h('option', { value: t }, t));
     table.value = guessTable(file.name);
     const progress = h('progress', { max: 100, value: 0, 'aria-label': `Upload of ${file.name}` });
     const progressText = h('span', { class: 'progress-text' }, 'Ready');
@@ -155,8 +150,8 @@ export function setupUpload(onLoaded: () => Promise<void>): void {
       unpicked.table.focus();
       return;
     }
-    // Departments and jobs before hires: strict mode checks a hire's department and job ids.
-    const order = (e: Entry) => TABLES.findIndex((t) => t.name === e.table.value);
+    // The dictionary's order, departments and jobs before hires: strict mode checks a hire's department and job ids.
+    const order = (e: Entry) => TABLE_NAMES.indexOf(e.table.value as TableName);
     const queue = [...pending].sort((a, b) => order(a) - order(b));
     const settings = {
       strict: options.strict.checked,

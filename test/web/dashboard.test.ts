@@ -45,6 +45,57 @@ const readChart = (page: Page, canvasId: string): Promise<ChartSummary | null> =
     };
   }, canvasId);
 
+interface LabelBox {
+  text: string;
+  left: number;
+  right: number;
+}
+interface ScaleView {
+  getLabelItems(): { label: string | string[]; font: { string: string }; options: { translation: number[]; textAlign: string } }[];
+}
+interface CanvasContext {
+  font: string;
+  measureText(text: string): { width: number };
+}
+
+/**
+ * The department labels of a horizontal bar chart as drawn: each label's lines joined, and where
+ * its widest line starts and ends (canvas pixels). A label is whole when its text is the name and
+ * it lies between the canvas' left edge and the plot.
+ */
+const readYLabels = (page: Page, canvasId: string): Promise<{ labels: LabelBox[]; plotLeft: number } | null> =>
+  page.evaluate((id) => {
+    const g = globalThis as unknown as PageGlobals;
+    const chart = g.Chart.getChart(g.document.getElementById(id)) as unknown as
+      { scales: { y: ScaleView }; ctx: CanvasContext; chartArea: { left: number } } | undefined;
+    if (chart === undefined) return null;
+    const labels = chart.scales.y.getLabelItems().map((item) => {
+      const lines = Array.isArray(item.label) ? item.label : [item.label];
+      chart.ctx.font = item.font.string;
+      const width = Math.max(...lines.map((line) => chart.ctx.measureText(line).width));
+      const x = item.options.translation[0]!;
+      const align = item.options.textAlign;
+      const left = align === 'right' ? x - width : align === 'center' ? x - width / 2 : x;
+      return { text: lines.join(' '), left, right: left + width };
+    });
+    return { labels, plotLeft: chart.chartArea.left };
+  }, canvasId);
+
+/** Whether the quarter table scrolls sideways, and what the page says about it. */
+const readSideways = (page: Page) =>
+  page.evaluate(() => {
+    const g = globalThis as unknown as {
+      document: { getElementById(id: string): { scrollWidth: number; clientWidth: number; parentElement: { dataset: { more?: string } } } };
+      getComputedStyle(element: unknown, pseudo: string): { opacity: string };
+    };
+    const box = g.document.getElementById('quarters-scroll');
+    return {
+      overflows: box.scrollWidth > box.clientWidth + 1,
+      more: box.parentElement.dataset.more ?? '',
+      shadow: g.getComputedStyle(box.parentElement, '::after').opacity,
+    };
+  });
+
 /** The counts of an upload's report card, by label: { Received: 12, Inserted: 12, … }. */
 async function cardCounts(page: Page, fileName: string): Promise<Record<string, number>> {
   const card = page.locator(`article.report[data-file="${fileName}"]`);
@@ -144,6 +195,24 @@ describe('dashboard (Chromium)', () => {
     });
   });
 
+  it("opens on the reports' default year (2021, the API's default) with Support first, not on the latest year", async () => {
+    const openapi = (await t.app.inject('/openapi.json')).json() as {
+      paths: Record<string, { get: { parameters: { name: string; schema: { default?: number } }[] } }>;
+    };
+    const defaultYear = openapi.paths['/metrics/departments-above-mean']!.get.parameters.find((p) => p.name === 'year')!.schema.default;
+    expect(defaultYear).toBe(2021);
+    const years = ((await t.app.inject('/metrics/years')).json() as { years: number[] }).years;
+    expect(Math.max(...years)).toBeGreaterThan(2021);
+
+    await page.goto(base);
+    await reportsReady(page);
+    expect(await page.locator('#year').inputValue()).toBe('2021');
+    const first = await page.locator('#above-mean-table tbody tr').first().locator('th, td').allTextContents();
+    const top = expected.departments_above_mean_2021[0]!;
+    expect(top).toMatchObject({ department: 'Support', hired: 221 });
+    expect(first).toEqual([String(top.id), top.department, String(top.hired)]);
+  });
+
   it('draws the quarter chart (one stacked bar per department) and the above-mean chart; the table matches the API', async () => {
     await reportsReady(page);
     const years = (await t.app.inject('/metrics/years')).json() as { years: number[] };
@@ -204,6 +273,12 @@ describe('dashboard (Chromium)', () => {
       mkdirSync(join(ROOT, 'docs'), { recursive: true });
       copyFileSync(join(ROOT, 'test-results/dashboard.png'), join(ROOT, 'docs/dashboard.png'));
     }
+  });
+
+  it('shows the sideways hint only when the quarter table is wider than its box', async () => {
+    const sideways = await readSideways(page);
+    expect(await page.locator('#quarters-scroll-hint').isVisible()).toBe(sideways.overflows);
+    expect(sideways.more.includes('right')).toBe(sideways.overflows);
   });
 
   it('filters the quarter table by department and job, and sorts it by any column', async () => {
@@ -313,6 +388,33 @@ describe('dashboard (Chromium)', () => {
       });
       expect(overflow).toBeLessThanOrEqual(0);
       expect((await readChart(phone, 'quarters-chart'))?.labels).toHaveLength(expected.counts.departments);
+
+      // Every department's name drawn whole ("Business Development", not "Business Deve…"),
+      // inside the canvas and clear of the bars, on both charts.
+      const names = expected.department_hires_2021.map((d) => d.department);
+      for (const [id, wanted] of [
+        ['quarters-chart', [...new Set(expected.hired_employees_2021.map((r) => String(r.department)))].sort()],
+        ['above-mean-chart', names],
+      ] as const) {
+        const drawn = await readYLabels(phone, id);
+        expect(drawn?.labels.map((l) => l.text)).toEqual(wanted);
+        for (const label of drawn!.labels) {
+          expect(label.left, `${id}: ${label.text}`).toBeGreaterThanOrEqual(0);
+          expect(label.right, `${id}: ${label.text}`).toBeLessThanOrEqual(drawn!.plotLeft);
+        }
+      }
+      expect(names.some((n) => n.length > 14)).toBe(true);
+
+      // The quarter table is wider than a phone: the hint and the right-hand shadow say so.
+      await poll(() => readSideways(phone)).toEqual({ overflows: true, more: 'right', shadow: '1' });
+      expect(await phone.locator('#quarters-scroll-hint').isVisible()).toBe(true);
+      // Scrolled to its end, there is nothing more to the right: the shadow moves to the left edge.
+      await phone.locator('#quarters-scroll').evaluate((box) => {
+        (box as unknown as { scrollLeft: number; scrollWidth: number }).scrollLeft = (
+          box as unknown as { scrollWidth: number }
+        ).scrollWidth;
+      });
+      await poll(() => readSideways(phone)).toMatchObject({ more: 'left', shadow: '0' });
       await phone.screenshot({ path: join(ROOT, 'test-results/dashboard-phone.png'), fullPage: true });
     } finally {
       await phone.close();

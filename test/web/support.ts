@@ -32,7 +32,9 @@ export const historical = (name: string): string => join(ROOT, 'data/historical'
 export function ensureBuilt(): void {
   const built = join(WEB_ROOT, 'app.js');
   const sources = join(ROOT, 'src/web');
-  const newest = Math.max(...readdirSync(sources).map((name) => statSync(join(sources, name)).mtimeMs));
+  // The bundle also holds the data dictionary (the table list).
+  const inputs = [...readdirSync(sources).map((name) => join(sources, name)), join(ROOT, 'src/tables.ts')];
+  const newest = Math.max(...inputs.map((path) => statSync(path).mtimeMs));
   if (existsSync(built) && existsSync(join(WEB_ROOT, 'index.html')) && statSync(built).mtimeMs >= newest) return;
   execFileSync(process.execPath, [join(ROOT, 'scripts/build-web.mjs'), '--no-check'], { cwd: ROOT, stdio: 'pipe' });
 }
