@@ -1,6 +1,6 @@
 /**
- * `npm run load -- <folder> [--strict] [--dry-run] [--on-conflict update] [--batch-size N]`
- * Loads departments.csv, jobs.csv and hired_employees.csv from a folder into DATABASE_URL
+ * `npm run load -- <folder | s3://bucket/prefix/> [--strict] [--dry-run] [--on-conflict update] [--batch-size N]`
+ * Loads departments.csv, jobs.csv and hired_employees.csv from a folder or an S3 prefix into DATABASE_URL
  * through the same ingestion code as POST /upload, with a progress bar per file.
  */
 import { parseArgs } from 'node:util';
@@ -8,10 +8,10 @@ import cliProgress from 'cli-progress';
 import { loadConfig } from '../config.js';
 import { ingestCsv } from '../ingest/upload.js';
 import { openStore } from '../store/open-store.js';
-import { folderFiles } from './load-files.js';
+import { findFiles, type LoadFiles } from './load-files.js';
 import { describeError, runMain } from './run-main.js';
 
-const USAGE = 'usage: npm run load -- <folder> [--strict] [--dry-run] [--on-conflict reject|update] [--batch-size N]';
+const USAGE = 'usage: npm run load -- <folder | s3://bucket/prefix/> [--strict] [--dry-run] [--on-conflict reject|update] [--batch-size N]';
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -35,12 +35,20 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const files = folderFiles(folder);
+  const config = loadConfig();
+  let found: LoadFiles;
+  try {
+    found = await findFiles(folder, config);
+  } catch (error) {
+    console.error(describeError(error));
+    return 2;
+  }
+  const { files } = found;
   if (files.length === 0) {
+    found.close();
     console.error(`No departments.csv, jobs.csv or hired_employees.csv in ${folder}`);
     return 2;
   }
-  const config = loadConfig();
   const store = await openStore(config);
   await store.migrate();
   let failed = false;
@@ -84,6 +92,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
+    found.close();
     await store.close();
   }
   return failed ? 1 : 0;
