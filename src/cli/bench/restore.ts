@@ -22,6 +22,8 @@ export interface RestoreFigures {
   vs_upload: number;
   /** Peak RSS of a server started for the restore alone. */
   peak_rss_mb: number;
+  /** RSS sampled every 250 ms: share of the restore's time elapsed (0..1) → MB. */
+  rss_samples: { progress: number; rss_mb: number }[];
   /** GET /health every 50 ms during the restore. */
   health: LatencySummary;
 }
@@ -100,10 +102,13 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
         }
       })();
       const started = performance.now();
+      const samples: { at: number; rss_mb: number }[] = [];
+      const sampler = setInterval(() => samples.push({ at: performance.now() - started, rss_mb: round(server.rssMb(), 1) }), 250);
       let restored: number;
       try {
         restored = await restoreFile(server.base, 'hired_employees', backup);
       } finally {
+        clearInterval(sampler);
         done = true;
         await poll;
       }
@@ -120,6 +125,7 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
         rows_per_s: Math.round(rows / (restoreMs / 1000)),
         vs_upload: round(uploadMs / restoreMs, 2),
         peak_rss_mb: round(server.peakRssMb(), 1),
+        rss_samples: samples.map((x) => ({ progress: round(x.at / restoreMs, 3), rss_mb: x.rss_mb })),
         health: summarize(health),
       };
       log(
