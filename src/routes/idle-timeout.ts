@@ -70,7 +70,8 @@ function withIdleTimeout<T>(next: Promise<T>, ms: number, nothing: string): Prom
  */
 export function cutWhenStalled(request: FastifyRequest, reply: FastifyReply, idleTimeoutMs: number): void {
   const socket = reply.raw.socket;
-  if (socket === null || idleTimeoutMs <= 0) return;
+  // No real socket (app.inject's stand-in counts no bytes): nothing to watch.
+  if (socket === null || idleTimeoutMs <= 0 || typeof socket.bytesWritten !== 'number') return;
   let mark = -1;
   let pending = -1;
   let since = Date.now();
