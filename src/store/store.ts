@@ -193,8 +193,9 @@ export interface Store {
   /**
    * Writes `rows` into a table in one transaction, taking the table's writer turn like an
    * upload. `replace`: the table's content becomes exactly `rows`; `merge`: upsert by id. The
-   * report counts stay exact (the triggers fire). Any error, from the store or thrown by `rows`,
-   * rolls everything back; a repeated id in `rows` is BACKUP_INVALID. Resolves with the rows written.
+   * report counts stay exact (triggers, or counted in memory by a bulk replace). Any error, from
+   * the store or thrown by `rows`, rolls everything back; a repeated id in `rows` is
+   * BACKUP_INVALID. Resolves with the rows written.
    */
   importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number>;
 }
