@@ -1,6 +1,4 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { TABLES, TABLE_NAMES } from '../tables.js';
-import { createIndexesSql, createTableSql } from './ddl.js';
 import type { Dialect } from './store.js';
 
 export interface Migration {
@@ -18,23 +16,19 @@ const splitSql = (text: string): string[] =>
     .filter((s) => s.replace(/--.*$/gm, '').trim() !== '');
 
 /**
- * Every migration for a dialect, in order. Version 1 is derived from the data dictionary;
- * later ones are numbered `.sql` files in `store/<dialect>/migrations/`.
+ * Every migration for a dialect, in order: the numbered `.sql` files in
+ * `store/<dialect>/migrations/`. Each is frozen once released, version 1 (the tables) included:
+ * a change to the data dictionary (src/tables.ts) comes with a new migration, and
+ * test/store/schema.test.ts checks that the migrated schema is what the dictionary declares.
  */
 export function migrationsFor(dialect: Dialect): Migration[] {
-  const initial: Migration = {
-    version: 1,
-    name: 'tables from the data dictionary',
-    statements: TABLE_NAMES.flatMap((name) => [createTableSql(TABLES[name], dialect), ...createIndexesSql(TABLES[name])]),
-  };
   const dir = new URL(`./${dialect}/migrations/`, import.meta.url);
-  const files = readdirSync(dir)
+  return readdirSync(dir)
     .filter((f) => /^\d{3}_.+\.sql$/.test(f))
-    .sort();
-  const fromFiles = files.map((file) => ({
-    version: Number(file.slice(0, 3)),
-    name: file.slice(4, -4).replaceAll('_', ' '),
-    statements: splitSql(readFileSync(new URL(file, dir), 'utf8')),
-  }));
-  return [initial, ...fromFiles];
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 3)),
+      name: file.slice(4, -4).replaceAll('_', ' '),
+      statements: splitSql(readFileSync(new URL(file, dir), 'utf8')),
+    }));
 }
