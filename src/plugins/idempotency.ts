@@ -203,7 +203,7 @@ export default fp(
       clearInterval(state.renew);
       const status = reply.statusCode;
       try {
-        if (state.storedInTransaction === status) return await store.release(state.ref);
+        if (state.storedInTransaction === status) return store.forget(state.ref);
         const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined;
         const bodyDigest = state.body.value;
         if (body === undefined || bodyDigest === undefined || !keepable(status)) return await store.release(state.ref);

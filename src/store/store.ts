@@ -131,6 +131,8 @@ export interface IdempotencyStore {
   complete(ref: IdempotencyRef, answer: IdempotencyAnswer, ttlMs: number): Promise<void>;
   /** Frees the key (the request did not end in an answer to keep): a retry executes. */
   release(ref: IdempotencyRef): Promise<void>;
+  /** The request is over and its answer was stored in its own transaction: drop what holds it. */
+  forget(ref: IdempotencyRef): void;
   /** Deletes the keys expired at `now`; resolves with how many. */
   purgeExpired(now?: Date): Promise<number>;
 }

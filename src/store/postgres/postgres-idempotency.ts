@@ -106,6 +106,9 @@ export class PostgresIdempotency implements IdempotencyStore {
       });
   }
 
+  /** Nothing to drop: the row is the answer. */
+  forget(): void {}
+
   async purgeExpired(now = new Date()): Promise<number> {
     const result = await this.pool
       .query(`DELETE FROM idempotency_keys WHERE expires_at <= $1 AND (status = 'done' OR locked_until <= $1)`, [now])

@@ -92,6 +92,10 @@ export class SqliteIdempotency implements IdempotencyStore {
     if (this.running.get(slot(ref))?.owner === ref.owner) this.running.delete(slot(ref));
   }
 
+  forget(ref: IdempotencyRef): void {
+    if (this.running.get(slot(ref))?.owner === ref.owner) this.running.delete(slot(ref));
+  }
+
   async purgeExpired(now = new Date()): Promise<number> {
     let purged = 0;
     await this.write(() => {
