@@ -38,7 +38,23 @@ export class CsvRecordReader {
   /** Line number where `rest` starts. */
   private line = 1;
 
-  constructor(private readonly maxRecordChars = 64 * 1024) {}
+  /** @param maxRecordBytes the longest record, in UTF-8 bytes as sent (CSV_MAX_RECORD_BYTES). */
+  constructor(private readonly maxRecordBytes = 64 * 1024) {}
+
+  /**
+   * The line after everything pushed so far (where a byte that could not be decoded next would
+   * be), and whether that text ends with a CR, whose LF may open the next piece.
+   */
+  position(): { line: number; pendingCr: boolean } {
+    const n = this.rest.length;
+    const pendingCr = n > 0 && this.rest.charCodeAt(n - 1) === CR;
+    return { line: this.line + breaksIn(this.rest, 0, pendingCr ? n - 1 : n, true), pendingCr };
+  }
+
+  /** A UTF-16 unit is at most 3 UTF-8 bytes: only text long enough to be too long is measured. */
+  private tooLong(text: string): boolean {
+    return text.length * 3 > this.maxRecordBytes && Buffer.byteLength(text, 'utf8') > this.maxRecordBytes;
+  }
 
   push(text: string): CsvRecord[] {
     const out: CsvRecord[] = [];
@@ -73,8 +89,8 @@ export class CsvRecordReader {
       }
       const record = this.readRecord(text, i, final, line);
       if (record === undefined) break;
-      if (record.raw.length > this.maxRecordChars) {
-        throw new CsvSyntaxError(`line ${line}: record longer than ${this.maxRecordChars} characters`, line);
+      if (this.tooLong(record.raw)) {
+        throw new CsvSyntaxError(`line ${line}: record longer than ${this.maxRecordBytes} bytes`, line);
       }
       out.push(record);
       line = this.nextLine;
@@ -82,8 +98,8 @@ export class CsvRecordReader {
     }
     this.rest = i < n ? text.slice(i) : '';
     this.line = line;
-    if (this.rest.length > this.maxRecordChars) {
-      throw new CsvSyntaxError(`line ${line}: record longer than ${this.maxRecordChars} characters`, line);
+    if (this.tooLong(this.rest)) {
+      throw new CsvSyntaxError(`line ${line}: record longer than ${this.maxRecordBytes} bytes`, line);
     }
   }
 

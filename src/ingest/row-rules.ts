@@ -7,13 +7,26 @@ export type RowCheck = { ok: true; values: Row; incomplete: boolean } | { ok: fa
 const INTEGER = /^[+-]?\d+$/;
 
 /**
+ * Integers and datetimes may be padded with ASCII spaces and tabs, nothing else: JavaScript's
+ * `trim()` would also drop NBSP, a byte order mark in the middle of a file, line separators and
+ * other Unicode spaces, which in HR data mean the field is not what it looks like.
+ */
+const PADDING = /^[ \t]+|[ \t]+$/g;
+const unpad = (text: string): string =>
+  text.length > 0 && (isPad(text, 0) || isPad(text, text.length - 1)) ? text.replace(PADDING, '') : text;
+const isPad = (text: string, i: number): boolean => {
+  const c = text.charCodeAt(i);
+  return c === 32 || c === 9;
+};
+
+/**
  * Converts one text field to its stored value, or returns the reason it is invalid.
  * Integers are positive and within 2^53 (JavaScript and JSON lose precision beyond).
  */
 export function convertField(column: ColumnDef, text: string): { value: string | number } | { reason: string } {
   switch (column.type) {
     case 'integer': {
-      const trimmed = text.trim();
+      const trimmed = unpad(text);
       if (!INTEGER.test(trimmed)) return { reason: `${column.name} is not an integer: ${quote(text)}` };
       const n = Number(trimmed);
       if (!Number.isSafeInteger(n)) return { reason: `${column.name} is out of range (max ${Number.MAX_SAFE_INTEGER}): ${quote(text)}` };
@@ -21,15 +34,16 @@ export function convertField(column: ColumnDef, text: string): { value: string |
       return { value: n };
     }
     case 'datetime': {
-      const instant = normalizeInstant(text.trim());
+      const instant = normalizeInstant(unpad(text));
       return instant === undefined
         ? { reason: `${column.name} is not a valid ISO 8601 instant with a UTC offset: ${quote(text)}` }
         : { value: instant };
     }
     case 'text':
       // PostgreSQL cannot store NUL in text; reject it on both backends so they agree.
+      // Bytes that are not UTF-8 never get here (the upload fails CSV_MALFORMED); a U+FFFD that
+      // was sent as such (EF BF BD) is data like any other character.
       if (text.includes('\u0000')) return { reason: `${column.name} contains a NUL character` };
-      if (text.includes('\uFFFD')) return { reason: `${column.name} is not valid UTF-8` };
       return { value: text };
   }
 }
@@ -72,7 +86,7 @@ export function checkFields(table: TableDef, fields: readonly string[], strict: 
 
 /**
  * The value `convertField` gives a valid field of the common shapes (plain digits, a canonical
- * UTC instant, text without NUL or U+FFFD), without its result objects; undefined for anything
+ * UTC instant, text without NUL), without its result objects; undefined for anything
  * else, which `convertField` then answers. Called for each of millions of fields per upload.
  */
 function quickConvert(column: ColumnDef, text: string): string | number | undefined {
@@ -91,6 +105,6 @@ function quickConvert(column: ColumnDef, text: string): string | number | undefi
     case 'datetime':
       return normalizeInstant(text);
     case 'text':
-      return text.includes('\u0000') || text.includes('\uFFFD') ? undefined : text;
+      return text.includes('\u0000') ? undefined : text;
   }
 }

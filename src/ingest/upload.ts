@@ -103,11 +103,11 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
       await nextTurn();
       bytes += piece.length;
       if (bytes > options.maxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${options.maxBytes} bytes`);
-      const text = typeof piece === 'string' ? piece : decodeChunk(decoder, piece, record.received);
+      const text = typeof piece === 'string' ? piece : decodeChunk(decoder, piece, reader);
       await stage(reader.push(text));
       options.onProgress?.(bytes, record.received);
     }
-    await stage([...reader.push(decodeChunk(decoder, undefined, record.received)), ...reader.end()]);
+    await stage([...reader.push(decodeChunk(decoder, undefined, reader)), ...reader.end()]);
     if (chunk.length > 0) tally(await session.write(chunk));
     tally(await session.finish());
     if (record.received === 0) throw new AppError('FILE_EMPTY', 'The file holds no rows');
@@ -142,12 +142,49 @@ const toRecord = ({ errors: _errors, ...record }: UploadReport): UploadRecord =>
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function decodeChunk(decoder: TextDecoder, bytes: Buffer | undefined, received: number): string {
+function decodeChunk(decoder: TextDecoder, bytes: Buffer | undefined, reader: CsvRecordReader): string {
   try {
     return bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true });
   } catch {
-    throw new AppError('CSV_MALFORMED', `The file is not valid UTF-8 (after record ${received})`);
+    const { line: after, pendingCr } = reader.position();
+    // A CR the text ended with is a line break of its own unless the next byte is its LF.
+    const crBreak = pendingCr && (bytes === undefined || bytes[0] !== 10) ? 1 : 0;
+    const line = after + crBreak + (bytes === undefined ? 0 : breaksBeforeInvalid(bytes));
+    throw new CsvSyntaxError(`line ${line}: bytes that are not valid UTF-8`, line);
   }
+}
+
+/**
+ * Line breaks in `bytes` before its first byte that is not UTF-8 (found by bisecting with a fatal
+ * decoder: a prefix fails to decode exactly when it holds that byte). Only on the failure path.
+ * A break is LF, CRLF or a lone CR; a CRLF split across two pieces is counted once.
+ */
+function breaksBeforeInvalid(bytes: Buffer): number {
+  // Continuation bytes of a character begun in the previous piece: never line breaks, skipped.
+  let start = 0;
+  while (start < 3 && start < bytes.length && (bytes[start]! & 0xc0) === 0x80) start++;
+  const fails = (end: number): boolean => {
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(start, end), { stream: true });
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  let low = start;
+  let high = bytes.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (fails(mid + 1)) high = mid;
+    else low = mid + 1;
+  }
+  let breaks = 0;
+  for (let i = 0; i < low; i++) {
+    const c = bytes[i];
+    if (c === 10) breaks++;
+    else if (c === 13 && bytes[i + 1] !== 10) breaks++;
+  }
+  return breaks;
 }
 
 async function rollbackQuietly(session: LoadSession): Promise<void> {

@@ -87,7 +87,7 @@ describe('CsvRecordReader', () => {
   });
 
   it('refuses a record longer than the limit, complete or not', () => {
-    expect(() => read(`1,${'x'.repeat(100)}\n`, 1000, 50)).toThrowError(/longer than 50 characters/);
+    expect(() => read(`1,${'x'.repeat(100)}\n`, 1000, 50)).toThrowError(/longer than 50 bytes/);
     expect(() => read(`1,${'x'.repeat(100)}`, 7, 50)).toThrowError(/line 1: record longer than 50/);
   });
 });
