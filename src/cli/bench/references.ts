@@ -14,12 +14,12 @@ export interface Reference {
 
 const COLUMNS = TABLES.hired_employees.columns.map((c) => c.name);
 
-function version(command: string): string | undefined {
+export function version(command: string): string | undefined {
   const result = spawnSync(command, ['--version'], { encoding: 'utf8' });
   return result.status === 0 ? result.stdout.trim().split('\n')[0] : undefined;
 }
 
-function run(command: string, args: string[], input: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export function run(command: string, args: string[], input: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     let out = '';

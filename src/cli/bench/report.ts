@@ -82,6 +82,12 @@ export function figuresTable(results: BackendResult[]): string {
   line('reference', (r) => r.upload?.reference?.tool ?? (r.upload?.reference_skipped === undefined ? '–' : 'skipped'));
   line('reference, median', (r) => ms(r.upload?.reference?.median_ms));
   line('ratio to reference', (r) => (r.upload?.reference === undefined ? '–' : `${r.upload.reference.ratio.toFixed(2)}×`));
+  const tools = [...new Set(results.flatMap((r) => r.upload?.comparisons?.compared.map((c) => c.tool) ?? []))];
+  for (const tool of tools) {
+    const of = (r: BackendResult) => r.upload?.comparisons?.compared.find((c) => c.tool === tool);
+    line(`${tool}, median`, (r) => ms(of(r)?.median_ms));
+    line(`ratio to ${tool}`, (r) => (of(r) === undefined ? '–' : `${of(r)!.ratio.toFixed(2)}×`));
+  }
   line('peak RSS (VmHWM)', (r) => (r.memory === undefined ? '–' : `${r.memory.peak_rss_mb} MB`));
   line('RSS at 25% / end', (r) => (r.memory === undefined ? '–' : `${r.memory.rss_at_25pct_mb} / ${r.memory.rss_at_end_mb} MB`));
   for (const name of ['hired_employees', 'departments_above_mean']) {

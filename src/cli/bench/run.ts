@@ -3,6 +3,7 @@ import { freshPostgres, freshSqlite, type BackendName, type FreshDatabase } from
 import { uploadFile, type UploadResult } from './http.js';
 import type { BenchOptions } from './options.js';
 import { latencyDuring, reportLatency, throughput, type ReportLatency, type Throughput, type EndpointName } from './probes.js';
+import { compare, type Comparisons } from './comparisons.js';
 import type { Reference } from './references.js';
 import { benchRestore, type RestoreFigures } from './restore.js';
 import { startServer, type RunningServer } from './server.js';
@@ -43,6 +44,8 @@ export interface BackendResult {
     rows_per_s: number;
     reference?: { tool: string; version: string; runs_ms: number[]; median_ms: number; ratio: number; cpu_s?: number[] };
     reference_skipped?: string;
+    /** The bare engine (PK-only table) and the tool a user would pick, beside the same-schema reference. */
+    comparisons?: Comparisons;
   };
   memory?: { peak_rss_mb: number; rss_at_25pct_mb: number; rss_at_end_mb: number };
   latency?: Record<string, ReportLatency>;
@@ -168,6 +171,7 @@ export async function benchBackend(
     } else if (typeof reference === 'string') {
       result.upload.reference_skipped = reference;
     }
+    result.upload.comparisons = await compare(backend, rows, files.hired_employees, options.pgUrl, options.runs, medianMs, log);
   }
   if (parts.has('memory') && runs.length > 0) {
     const worst = runs.reduce((a, b) => (b.peak_rss_mb > a.peak_rss_mb ? b : a));
