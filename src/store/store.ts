@@ -1,5 +1,7 @@
+import type { Static } from 'typebox';
 import type { Row, TableDef, TableName } from '../tables.js';
 import type { ImportJobStore } from './import-jobs.js';
+import type { UploadRecordSchema, UploadStatusSchema } from '../upload-record.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -36,28 +38,10 @@ export interface LoadOptions {
   checkReferences: boolean;
 }
 
-export type UploadStatus = 'committed' | 'dry_run' | 'aborted' | 'failed';
+export type UploadStatus = Static<typeof UploadStatusSchema>;
 
-/** The logged report of one upload (also what `GET /uploads/{id}` answers). */
-export interface UploadRecord {
-  upload_id: string;
-  table: TableName;
-  /** `csv` for POST /upload and the load command, `batch` for a rejected POST /batch. */
-  source: 'csv' | 'batch';
-  status: UploadStatus;
-  received: number;
-  inserted: number;
-  updated: number;
-  rejected: number;
-  incomplete: number;
-  batch_size: number;
-  strict: boolean;
-  dry_run: boolean;
-  on_conflict: 'reject' | 'update';
-  started_at: string;
-  elapsed_ms: number;
-  message: string | null;
-}
+/** The logged report of one upload (also what `GET /uploads/{id}` answers), declared by its schema. */
+export type UploadRecord = Static<typeof UploadRecordSchema>;
 
 /**
  * One transaction holding a whole upload. Rows are written chunk by chunk as they are parsed;
