@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { insertBatch } from '../ingest/batch.js';
@@ -6,7 +7,8 @@ import { TABLE_NAMES, TABLES } from '../tables.js';
 import { clientSignal } from './idle-timeout.js';
 import { tableOr404 } from './upload.js';
 
-export default async function batchRoutes(app: FastifyInstance): Promise<void> {
+export default async function batchRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const maxRows = app.config.BATCH_MAX_ROWS;
   app.post(
     '/batch/:table',
@@ -31,7 +33,7 @@ export default async function batchRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const table = tableOr404((request.params as { table: string }).table);
+      const table = tableOr404(request.params.table);
       // A client gone before its turn: not executed; gone before the commit: rolled back.
       // With an Idempotency-Key, its answer is stored in the batch's own transaction.
       const idempotency = request.idempotentCommit((inserted) => ({ status: 201, body: { table: table.name, inserted } }));

@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
@@ -23,7 +24,8 @@ export function tableOr404(name: string): TableDef {
   return table;
 }
 
-export default async function uploadRoutes(app: FastifyInstance): Promise<void> {
+export default async function uploadRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.post(
     '/upload/:table',
     {
@@ -40,9 +42,8 @@ export default async function uploadRoutes(app: FastifyInstance): Promise<void> 
       },
     },
     async (request) => {
-      const { table: name } = request.params as { table: string };
-      const query = request.query as { batch_size: number; strict: boolean; dry_run: boolean; on_conflict: 'reject' | 'update' };
-      const table = tableOr404(name);
+      const { query } = request;
+      const table = tableOr404(request.params.table);
       const source = await uploadSource(request, app.config.UPLOAD_MAX_BYTES, app.config.UPLOAD_IDLE_TIMEOUT_MS);
       const report = await ingestCsv(app.store, source, {
         table,

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
@@ -11,7 +12,8 @@ import { UploadReportSchema } from '../upload-record.js';
 
 const IdParamSchema = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
-export default async function uploadsRoutes(app: FastifyInstance): Promise<void> {
+export default async function uploadsRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const find = async (id: string) => {
     const record = await app.store.getUpload(id);
     if (record === undefined) throw new AppError('UPLOAD_NOT_FOUND', `No upload ${id}`);
@@ -32,7 +34,7 @@ export default async function uploadsRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      const record = await find((request.params as { id: string }).id);
+      const record = await find(request.params.id);
       const errors: { line: number; reason: string }[] = [];
       for await (const r of app.store.rejects(record.upload_id)) {
         errors.push({ line: r.line, reason: r.reason });
@@ -62,8 +64,8 @@ export default async function uploadsRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request, reply) => {
-      const record = await find((request.params as { id: string }).id);
-      const { annotate, spreadsheet_safe } = request.query as { annotate: boolean; spreadsheet_safe: boolean };
+      const record = await find(request.params.id);
+      const { annotate, spreadsheet_safe } = request.query;
       const rejects = app.store.rejects(record.upload_id);
       async function* lines(): AsyncIterable<string> {
         if (annotate) yield csvLine(['line', 'reason', 'raw']);
