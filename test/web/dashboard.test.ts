@@ -391,7 +391,7 @@ describe('dashboard (Chromium)', () => {
 
       // Every department's name drawn whole ("Business Development", not "Business Deve…"),
       // inside the canvas and clear of the bars, on both charts.
-      const names = expected.department_hires_2021.map((d) => d.department);
+      const names = expected.department_hires_2021.map((d) => String(d.department));
       for (const [id, wanted] of [
         ['quarters-chart', [...new Set(expected.hired_employees_2021.map((r) => String(r.department)))].sort()],
         ['above-mean-chart', names],
