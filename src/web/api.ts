@@ -217,14 +217,18 @@ export function attachmentName(header: string | null): string | undefined {
   }
 }
 
+/** Downloads a table as an Avro file (see downloadFile). */
+export const downloadBackup = (table: TableName, apiKey: string): Promise<{ name: string; bytes: number }> =>
+  downloadFile(`backup/${table}`, `${table}.avro`, apiKey);
+
 /**
- * Downloads a table as an Avro file. The GET needs the key in a header, which a plain link
- * cannot send: the body is fetched into a Blob, then saved through a temporary object URL.
- * Answers the file's name and size.
+ * Saves what a GET of `url` answers, sending the key in a header (a plain link cannot: the
+ * rejected lines and backups need the key when the server has one). The body is fetched into a
+ * Blob, then saved through a temporary object URL. Answers the file's name and size.
  */
-export async function downloadBackup(table: TableName, apiKey: string): Promise<{ name: string; bytes: number }> {
-  const response = await keyed('GET', `backup/${table}`, apiKey);
-  const name = attachmentName(response.headers.get('content-disposition')) ?? `${table}.avro`;
+export async function downloadFile(path: string, fallbackName: string, apiKey: string): Promise<{ name: string; bytes: number }> {
+  const response = await keyed('GET', path, apiKey);
+  const name = attachmentName(response.headers.get('content-disposition')) ?? fallbackName;
   let blob: Blob;
   try {
     blob = await response.blob();

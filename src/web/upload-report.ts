@@ -1,5 +1,5 @@
 // The report of one upload, as a card under the upload form.
-import { rejectsCsvUrl, type UploadReport } from './api.js';
+import { downloadFile, rejectsCsvUrl, type UploadReport } from './api.js';
 import { formatNumber, h } from './dom.js';
 
 export function errorCard(fileName: string, message: string): HTMLElement {
@@ -12,7 +12,7 @@ export function errorCard(fileName: string, message: string): HTMLElement {
 }
 
 /** An upload's report: its counts, then its rejected lines with their reasons and the link to download them. */
-export function reportCard(fileName: string, report: UploadReport): HTMLElement {
+export function reportCard(fileName: string, report: UploadReport, apiKey: string): HTMLElement {
   const count = (label: string, value: number, kind = '') =>
     h('div', { class: `count ${kind}`.trim() }, h('dt', {}, label), h('dd', {}, formatNumber(value)));
   const card = h(
@@ -44,17 +44,25 @@ export function reportCard(fileName: string, report: UploadReport): HTMLElement 
     return card;
   }
   const shown = report.errors.length;
+  const link = h(
+    'a',
+    { href: rejectsCsvUrl(report.upload_id), download: `${report.table}-rejects.csv`, class: 'rejects-link' },
+    'Download the rejected lines (CSV) to fix and upload again',
+  );
+  // The rejected lines need the key when the server has one: fetched with it, not followed.
+  link.addEventListener('click', (event) => {
+    event.preventDefault();
+    downloadFile(rejectsCsvUrl(report.upload_id), `${report.table}-rejects.csv`, apiKey).catch((error: unknown) => {
+      link.textContent = `The rejected lines could not be downloaded: ${error instanceof Error ? error.message : String(error)}`;
+    });
+  });
   card.append(
     h(
       'p',
       {},
       shown < report.rejected ? `The first ${shown} of ${formatNumber(report.rejected)} rejected lines:` : 'Rejected lines:',
       ' ',
-      h(
-        'a',
-        { href: rejectsCsvUrl(report.upload_id), download: `${report.table}-rejects.csv`, class: 'rejects-link' },
-        'Download the rejected lines (CSV) to fix and upload again',
-      ),
+      link,
     ),
     h(
       'div',

@@ -184,7 +184,7 @@ export function setupUpload(onLoaded: () => Promise<void>): void {
           });
           entry.progress.value = 100;
           entry.progressText.textContent = `100% · ${report.dry_run ? 'checked (dry run)' : 'loaded'}`;
-          results.append(reportCard(entry.file.name, report));
+          results.append(reportCard(entry.file.name, report, settings.apiKey));
           entry.done = true;
           done++;
         } catch (error) {

@@ -462,5 +462,26 @@ describe('dashboard (Chromium)', () => {
         await context.close();
       }
     });
+
+    it('downloads the rejected lines with the key (rejects.csv is not open when the server has one)', async () => {
+      const context = await browser.newContext({ acceptDownloads: true });
+      const tab = await context.newPage();
+      try {
+        await tab.goto(keyedBase);
+        await tab.getByLabel('API key').fill('right-key');
+        const bad = '7001,Fine job\nnot-an-id,Broken\n';
+        await tab.locator('#file-input').setInputFiles({ name: 'jobs-bad.csv', mimeType: 'text/csv', buffer: Buffer.from(bad) });
+        await tab.getByRole('button', { name: 'Upload' }).click();
+        await poll(() => tab.locator('#upload-status').textContent()).toContain('Done: 1 file loaded');
+        const card = tab.locator('article.report[data-file="jobs-bad.csv"]');
+        const href = await card.locator('a.rejects-link').getAttribute('href');
+        // Without the key the same URL is refused.
+        expect((await keyed.app.inject(`/${href!}`)).statusCode).toBe(401);
+        const [download] = await Promise.all([tab.waitForEvent('download'), card.locator('a.rejects-link').click()]);
+        expect(readFileSync((await download.path())!, 'utf8')).toBe('not-an-id,Broken\r\n');
+      } finally {
+        await context.close();
+      }
+    });
   });
 });
