@@ -62,10 +62,9 @@ build: $(BUILD_STAMP)
 test: build
 	npx vitest run --coverage
 
-# Serves the last build; the import folder is the shipped historical data, so the original
-# service's body-less `POST /upload/{table}` calls work.
+# Serves the last build (built again only when a source changed).
 server: build
-	IMPORT_DIR="$${IMPORT_DIR:-$$PWD/data/historical}" npm start
+	npm start
 
 # Frees the port, then runs the server in watch mode: TypeScript and the dashboard rebuild on
 # change, and Node restarts when dist/ changes.
