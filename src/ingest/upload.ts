@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TextDecoder } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { AppError, isAppError, SourceAbortedError } from '../errors.js';
@@ -139,8 +140,6 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
 }
 
 const toRecord = ({ errors: _errors, ...record }: UploadReport): UploadRecord => record;
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function decodeChunk(decoder: TextDecoder, bytes: Buffer | undefined, reader: CsvRecordReader): string {
   try {

@@ -5,8 +5,6 @@ import { AppError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Checks `Authorization: Bearer <key>` when keys are configured (every route but OPEN_ROUTES already does). */
-    requireKey: (request: FastifyRequest) => Promise<void>;
     /** Whether a route answers without a key (the allow-list below), for the OpenAPI document. */
     isOpenRoute: (method: string, url: string) => boolean;
     /** Every route declared after this plugin, as `METHOD url` (what the access test walks). */
@@ -104,9 +102,6 @@ export default fp(
 
     app.decorateRequest('caller', 'anon');
     app.decorate('isOpenRoute', (method: string, url: string) => isOpen(method, url, options.publicReports));
-    app.decorate('requireKey', async (request: FastifyRequest) => {
-      if (keys.length > 0 && request.caller === 'anon') check(request);
-    });
     const declared: { method: string; url: string }[] = [];
     app.decorate('declaredRoutes', declared);
     app.addHook('onRoute', (route) => {

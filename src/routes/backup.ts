@@ -48,7 +48,6 @@ export default async function backupRoutes(fastify: FastifyInstance): Promise<vo
   app.get(
     '/backup/:table',
     {
-      preHandler: app.requireKey,
       schema: {
         tags: ['backup'],
         summary: 'Download a table as an Avro object container file (deflate), streamed',
@@ -75,7 +74,6 @@ export default async function backupRoutes(fastify: FastifyInstance): Promise<vo
   app.post(
     '/backup',
     {
-      preHandler: app.requireKey,
       schema: {
         tags: ['backup'],
         summary: 'Write a backup of every table (or of `table`) into BACKUP_DIR',
@@ -96,7 +94,6 @@ export default async function backupRoutes(fastify: FastifyInstance): Promise<vo
   app.get(
     '/backups',
     {
-      preHandler: app.requireKey,
       schema: {
         tags: ['backup'],
         summary: 'The backups in BACKUP_DIR, newest first',
@@ -122,7 +119,6 @@ export default async function backupRoutes(fastify: FastifyInstance): Promise<vo
   app.post(
     '/restore/:table',
     {
-      preHandler: app.requireKey,
       // Idempotency-Key honoured (plugins/idempotency.ts).
       config: { idempotent: true },
       schema: {

@@ -13,7 +13,6 @@ export default async function batchRoutes(fastify: FastifyInstance): Promise<voi
   app.post(
     '/batch/:table',
     {
-      preHandler: app.requireKey,
       // Idempotency-Key honoured (plugins/idempotency.ts).
       config: { idempotent: true },
       // The handler checks every row itself, uncoerced (Fastify's Ajv would turn "4" into 4), so it

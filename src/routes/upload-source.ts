@@ -22,7 +22,10 @@ export async function uploadSource(request: FastifyRequest, maxBytes: number, id
   }
   if (request.isMultipart()) {
     if (!/;\s*boundary=\S/i.test(request.headers['content-type'] ?? '')) {
-      throw new AppError('MULTIPART_MALFORMED', 'Content-Type multipart/form-data has no boundary parameter (multipart/form-data; boundary=…)');
+      throw new AppError(
+        'MULTIPART_MALFORMED',
+        'Content-Type multipart/form-data has no boundary parameter (multipart/form-data; boundary=…)',
+      );
     }
     const file = await request.file({ limits: { fileSize: maxBytes, files: 1 } });
     if (file === undefined) throw new AppError('FILE_MISSING', 'No file part: send the CSV in the multipart field "file"');

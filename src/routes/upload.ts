@@ -29,7 +29,6 @@ export default async function uploadRoutes(fastify: FastifyInstance): Promise<vo
   app.post(
     '/upload/:table',
     {
-      preHandler: app.requireKey,
       // Idempotency-Key honoured (plugins/idempotency.ts).
       config: { idempotent: true },
       schema: {

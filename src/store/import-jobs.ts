@@ -44,6 +44,25 @@ export interface ImportJob {
   finished_at: string | null;
 }
 
+/**
+ * A job as a dialect's row holds it (`id`, `table_name`), with its instants, its cancel flag and
+ * its options in the driver's own types (PostgreSQL: Date, boolean, parsed JSON; SQLite: ISO
+ * text, 0/1, JSON text). Each dialect turns it into an ImportJob.
+ */
+export type ImportJobRow<Instant, Flag, Options> = Omit<
+  ImportJob,
+  'import_id' | 'table' | 'options' | 'cancel_requested' | 'lease_expires_at' | 'created_at' | 'started_at' | 'finished_at'
+> & {
+  id: string;
+  table_name: ImportJob['table'];
+  options: Options;
+  cancel_requested: Flag;
+  lease_expires_at: Instant | null;
+  created_at: Instant;
+  started_at: Instant | null;
+  finished_at: Instant | null;
+};
+
 export interface NewImportJob {
   import_id: string;
   table: TableName;

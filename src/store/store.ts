@@ -108,7 +108,11 @@ export interface IdempotencyRecord {
 /** The Idempotency-Key table (migration 005). */
 export interface IdempotencyStore {
   /** Takes the key for this request, or says what holds it (an expired answer or lease is taken over). */
-  claim(ref: IdempotencyRef, fingerprint: string, leaseMs: number): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }>;
+  claim(
+    ref: IdempotencyRef,
+    fingerprint: string,
+    leaseMs: number,
+  ): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }>;
   /** Extends the holder's lease; false when the key is no longer its own. */
   renew(ref: IdempotencyRef, leaseMs: number): Promise<boolean>;
   /** Stores the holder's final answer, kept `ttlMs`. */

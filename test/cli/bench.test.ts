@@ -67,6 +67,15 @@ describe('npm run bench (smoke run, 2,000 rows, SQLite)', () => {
     // The sqlite3 CLI reference runs when the CLI is installed, and is skipped with a hint otherwise.
     if (sqlite.upload.reference === undefined) expect(sqlite.upload.reference_skipped).toMatch(/apt-get install sqlite3/);
     else expect(sqlite.upload.reference.median_ms).toBeGreaterThan(0);
+    // The bare engine and the tool a user would pick: each loaded every row (compare() checks the
+    // count) or is named as missing with how to install it.
+    const { compared, skipped } = sqlite.upload.comparisons;
+    expect(compared.length + skipped.length).toBe(2);
+    for (const c of compared) expect(c).toMatchObject({ median_ms: expect.any(Number), ratio: expect.any(Number) });
+    for (const s of skipped) expect(s).toMatch(/not found: install it/);
+    // The restore part: the uploaded rows restored over the table, beside /health.
+    expect(sqlite.restore.rows_per_s).toBeGreaterThan(0);
+    expect(sqlite.restore.health.count).toBeGreaterThan(0);
     expect(result.targets.length).toBeGreaterThan(5);
   });
 });

@@ -1,10 +1,6 @@
-import { performance } from 'node:perf_hooks';
 import { TABLES } from '../../tables.js';
 import { freshPostgres, freshSqlite } from './databases.js';
-import { run, version, type Reference } from './references.js';
-
-const COLUMNS = TABLES.hired_employees.columns.map((c) => c.name);
-const quoted = (file: string): string => `'${file.replaceAll("'", "''")}'`;
+import { COLUMNS, postgresRows, quoted, run, sqliteRows, timed, version, type Reference } from './references.js';
 
 /**
  * The PK-only table the bare engines load into: the same columns, `id` the primary key, no foreign
@@ -42,10 +38,10 @@ export function bareSqliteReference(): Reference | string {
           copy,
           'COMMIT;',
         ].join('\n');
-        const started = performance.now();
-        await run('sqlite3', [db.where], script);
-        const ms = performance.now() - started;
-        const rows = Number((await run('sqlite3', [db.where], 'SELECT COUNT(*) FROM hired_employees;')).trim());
+        const { ms, rows } = await timed(
+          () => run('sqlite3', [db.where], script),
+          () => sqliteRows(db.where),
+        );
         return { ms, rows };
       } finally {
         await db.drop();
@@ -66,10 +62,10 @@ export function barePostgresReference(baseUrl: string): Reference | string {
       try {
         await run('psql', [db.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', bareTable()], '');
         const copy = `\\copy hired_employees (${COLUMNS.join(', ')}) FROM ${quoted(file)} WITH (FORMAT csv)`;
-        const started = performance.now();
-        await run('psql', [db.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', copy], '');
-        const ms = performance.now() - started;
-        const rows = Number((await run('psql', [db.url, '-X', '-A', '-t', '-c', 'SELECT COUNT(*) FROM hired_employees'], '')).trim());
+        const { ms, rows } = await timed(
+          () => run('psql', [db.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', copy], ''),
+          () => postgresRows(db.url),
+        );
         return { ms, rows };
       } finally {
         await db.drop();

@@ -12,7 +12,26 @@ export interface Reference {
   load(file: string): Promise<{ ms: number; rows: number; cpu_s?: number }>;
 }
 
-const COLUMNS = TABLES.hired_employees.columns.map((c) => c.name);
+export const COLUMNS = TABLES.hired_employees.columns.map((c) => c.name);
+
+/** A file name as an SQL string literal (sqlite3 `.import`, psql `\copy`). */
+export const quoted = (file: string): string => `'${file.replaceAll("'", "''")}'`;
+
+/** Rows of hired_employees in a SQLite file, as a tool left them. */
+export const sqliteRows = async (where: string): Promise<number> =>
+  Number((await run('sqlite3', [where], 'SELECT COUNT(*) FROM hired_employees;')).trim());
+
+/** Rows of hired_employees behind a PostgreSQL URL, as a tool left them. */
+export const postgresRows = async (url: string): Promise<number> =>
+  Number((await run('psql', [url, '-X', '-A', '-t', '-c', 'SELECT COUNT(*) FROM hired_employees'], '')).trim());
+
+/** Times `load` alone (the set-up before it is not counted), then counts the rows it stored. */
+export async function timed<T>(load: () => Promise<T>, count: () => Promise<number>): Promise<{ ms: number; rows: number; out: T }> {
+  const started = performance.now();
+  const out = await load();
+  const ms = performance.now() - started;
+  return { ms, rows: await count(), out };
+}
 
 export function version(command: string): string | undefined {
   const result = spawnSync(command, ['--version'], { encoding: 'utf8' });
@@ -64,16 +83,16 @@ export function sqliteReference(schema: string[]): Reference | string {
           `PRAGMA cache_size = ${WRITER_CACHE_SIZE};`,
           'BEGIN;',
           staging,
-          `.import --csv --schema temp '${file.replaceAll("'", "''")}' staging`,
+          `.import --csv --schema temp ${quoted(file)} staging`,
           copy,
           'DROP TABLE temp.staging;',
           'COMMIT;',
         ].join('\n');
         // Through bash, whose `times` reports the CPU the sqlite3 child used.
-        const started = performance.now();
-        const out = await run('bash', ['-c', 'sqlite3 "$1"; times', 'bash', db.where], script);
-        const ms = performance.now() - started;
-        const rows = Number((await run('sqlite3', [db.where], 'SELECT COUNT(*) FROM hired_employees;')).trim());
+        const { ms, rows, out } = await timed(
+          () => run('bash', ['-c', 'sqlite3 "$1"; times', 'bash', db.where], script),
+          () => sqliteRows(db.where),
+        );
         return { ms, rows, cpu_s: childCpuSeconds(out) };
       } finally {
         await db.drop();
@@ -93,11 +112,11 @@ export function postgresReference(baseUrl: string): Reference | string {
       const db: FreshDatabase = await freshPostgres(baseUrl);
       try {
         await migrate(db.url);
-        const copy = `\\copy hired_employees (${COLUMNS.join(', ')}) FROM '${file.replaceAll("'", "''")}' WITH (FORMAT csv)`;
-        const started = performance.now();
-        await run('psql', [db.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', copy], '');
-        const ms = performance.now() - started;
-        const rows = Number((await run('psql', [db.url, '-X', '-A', '-t', '-c', 'SELECT COUNT(*) FROM hired_employees'], '')).trim());
+        const copy = `\\copy hired_employees (${COLUMNS.join(', ')}) FROM ${quoted(file)} WITH (FORMAT csv)`;
+        const { ms, rows } = await timed(
+          () => run('psql', [db.url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', copy], ''),
+          () => postgresRows(db.url),
+        );
         return { ms, rows };
       } finally {
         await db.drop();

@@ -1,12 +1,8 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { TABLES } from '../../tables.js';
+import { rmSync, writeFileSync } from 'node:fs';
 import { bareTable } from './bare-references.js';
 import { freshPostgres, freshSqlite } from './databases.js';
-import { run, version, type Reference } from './references.js';
-
-const COLUMNS = TABLES.hired_employees.columns.map((c) => c.name);
+import { COLUMNS, postgresRows, run, sqliteRows, timed, version, type Reference } from './references.js';
 
 /** Runs a tool that logs to stderr as a matter of course: only the exit code says it failed. */
 function tool(command: string, args: string[]): Promise<void> {
@@ -35,10 +31,10 @@ export function sqliteUtilsReference(): Reference | string {
       const db = freshSqlite();
       try {
         const script = `{ echo '${COLUMNS.join(',')}'; cat "$2"; } | sqlite-utils insert "$1" hired_employees - --csv --pk id --ignore --batch-size 10000`;
-        const started = performance.now();
-        await tool('bash', ['-c', script, 'bash', db.where, file]);
-        const ms = performance.now() - started;
-        const rows = Number((await run('sqlite3', [db.where], 'SELECT COUNT(*) FROM hired_employees;')).trim());
+        const { ms, rows } = await timed(
+          () => tool('bash', ['-c', script, 'bash', db.where, file]),
+          () => sqliteRows(db.where),
+        );
         return { ms, rows };
       } finally {
         await db.drop();
@@ -67,11 +63,15 @@ export function pgloaderReference(baseUrl: string): Reference | string {
             "WITH fields terminated by ',', fields optionally enclosed by '\"', batch rows = 25000;",
           ].join('\n'),
         );
-        const started = performance.now();
-        await tool('pgloader', ['--quiet', command]);
-        const ms = performance.now() - started;
-        const rows = Number((await run('psql', [db.url, '-X', '-A', '-t', '-c', 'SELECT COUNT(*) FROM hired_employees'], '')).trim());
-        return { ms, rows };
+        try {
+          const { ms, rows } = await timed(
+            () => tool('pgloader', ['--quiet', command]),
+            () => postgresRows(db.url),
+          );
+          return { ms, rows };
+        } finally {
+          rmSync(command, { force: true });
+        }
       } finally {
         await db.drop();
       }

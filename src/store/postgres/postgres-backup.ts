@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type pg from 'pg';
 import { AppError } from '../../errors.js';
 import { formatInstant } from '../../ingest/instant.js';
@@ -115,7 +116,7 @@ async function* pages(rows: AsyncIterable<Row>, tally?: HireCountTally): AsyncIt
       text = '';
       // Rows already decoded and a socket that takes every write at once make a chain of
       // microtasks that never gives the event loop a turn (measured: 1.3 s on 200k rows).
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
   if (text !== '') yield text;

@@ -1,16 +1,11 @@
 import type pg from 'pg';
 import { AppError } from '../../errors.js';
+import { toIdempotencyRecord, type IdempotencyRow } from '../idempotency-row.js';
 import type { IdempotencyAnswer, IdempotencyRecord, IdempotencyRef, IdempotencyStore, IdempotentCommit } from '../store.js';
 import { mapPgError } from './errors.js';
 
-interface KeyRow {
+interface KeyRow extends IdempotencyRow {
   owner: string;
-  fingerprint: string;
-  body_digest: string | null;
-  status: 'in_progress' | 'done';
-  response_status: number | null;
-  response_type: string | null;
-  response_body: string | null;
 }
 
 /**
@@ -60,18 +55,7 @@ export class PostgresIdempotency implements IdempotencyStore {
         if (taken.rows[0]?.owner === ref.owner) return { claimed: true };
         const { rows } = await this.pool.query<KeyRow>(SELECT, [ref.scope, ref.key]);
         const row = rows[0];
-        if (row !== undefined) {
-          const answer =
-            row.status === 'done'
-              ? {
-                  bodyDigest: row.body_digest ?? '',
-                  status: row.response_status ?? 0,
-                  contentType: row.response_type ?? '',
-                  body: row.response_body ?? '',
-                }
-              : undefined;
-          return { claimed: false, record: { fingerprint: row.fingerprint, status: row.status, answer } };
-        }
+        if (row !== undefined) return { claimed: false, record: toIdempotencyRecord(row) };
         if (attempt > 0) throw new AppError('IDEMPOTENCY_IN_PROGRESS', undefined, undefined, 1);
       }
     } catch (error) {

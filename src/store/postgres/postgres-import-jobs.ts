@@ -1,26 +1,8 @@
 import type pg from 'pg';
-import type { ImportJob, ImportJobStore, JobEnd, JobProgress, NewImportJob } from '../import-jobs.js';
+import type { ImportJob, ImportJobRow, ImportJobStore, JobEnd, JobProgress, NewImportJob } from '../import-jobs.js';
 import { mapPgError } from './errors.js';
 
-interface JobRow {
-  id: string;
-  table_name: ImportJob['table'];
-  source: string;
-  options: ImportJob['options'];
-  status: ImportJob['status'];
-  bytes_read: number;
-  bytes_total: number | null;
-  records: number;
-  upload_id: string | null;
-  message: string | null;
-  attempts: number;
-  lease_owner: string | null;
-  lease_expires_at: Date | null;
-  cancel_requested: boolean;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-}
+type JobRow = ImportJobRow<Date, boolean, ImportJob['options']>;
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 

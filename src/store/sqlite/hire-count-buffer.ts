@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import type { Row } from '../../tables.js';
 import { quarterIndex, quarterOf, yearOf, type HireCountColumns } from '../hire-count-key.js';
@@ -16,8 +17,6 @@ const MAX_QUARTERS = 64;
 
 const ADD = `INSERT INTO hire_counts (year, quarter, department_id, job_id, hires) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (year, quarter, department_id, job_id) DO UPDATE SET hires = hires + excluded.hires`;
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * One bulk load's hire counts, kept in memory and added to hire_counts inside the load's own

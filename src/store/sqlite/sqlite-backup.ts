@@ -1,3 +1,4 @@
+import { setImmediate as nextTick } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import type { Row, TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
@@ -8,8 +9,6 @@ import { repeated, replaceRows } from './sqlite-replace.js';
 
 /** Rows between two yields to the event loop, and rows per page of an in-memory export. */
 const PAGE = 1000;
-
-const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const selectSql = (table: TableDef): string =>
   `SELECT ${table.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${quoteIdent(table.name)}`;

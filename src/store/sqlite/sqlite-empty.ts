@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { quoteIdent } from '../ddl.js';
 
@@ -7,14 +8,13 @@ import { quoteIdent } from '../ddl.js';
  */
 const SLICE = 20_000;
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-interface SchemaObject {
+export interface SchemaObject {
   name: string;
   sql: string;
 }
 
-const objectsOf = (db: Database.Database, type: 'index' | 'trigger', table: string): SchemaObject[] =>
+/** A table's indexes or triggers that have SQL (not the primary key's implicit index), by name. */
+export const objectsOf = (db: Database.Database, type: 'index' | 'trigger', table: string): SchemaObject[] =>
   db
     .prepare('SELECT name, sql FROM sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT NULL ORDER BY name')
     .all(type, table) as SchemaObject[];

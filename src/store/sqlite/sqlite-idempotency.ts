@@ -1,13 +1,8 @@
 import type Database from 'better-sqlite3';
+import { toIdempotencyRecord, type IdempotencyRow } from '../idempotency-row.js';
 import type { IdempotencyAnswer, IdempotencyRecord, IdempotencyRef, IdempotencyStore, IdempotentCommit } from '../store.js';
 
-interface KeyRow {
-  fingerprint: string;
-  body_digest: string | null;
-  status: 'in_progress' | 'done';
-  response_status: number | null;
-  response_type: string | null;
-  response_body: string | null;
+interface KeyRow extends IdempotencyRow {
   expires_at: string;
 }
 
@@ -21,20 +16,6 @@ const UPSERT_DONE = `INSERT INTO idempotency_keys
     owner = excluded.owner, locked_until = excluded.locked_until, response_status = excluded.response_status,
     response_type = excluded.response_type, response_body = excluded.response_body, created_at = excluded.created_at,
     expires_at = excluded.expires_at`;
-
-const toRecord = (row: KeyRow): IdempotencyRecord => ({
-  fingerprint: row.fingerprint,
-  status: row.status,
-  answer:
-    row.status === 'done'
-      ? {
-          bodyDigest: row.body_digest ?? '',
-          status: row.response_status ?? 0,
-          contentType: row.response_type ?? '',
-          body: row.response_body ?? '',
-        }
-      : undefined,
-});
 
 const slot = (ref: Pick<IdempotencyRef, 'scope' | 'key'>): string => `${ref.scope}\u0000${ref.key}`;
 
@@ -61,7 +42,7 @@ export class SqliteIdempotency implements IdempotencyStore {
     const row = this.reader.prepare(SELECT).get(ref.scope, ref.key) as KeyRow | undefined;
     // An in_progress row can only be a crashed process's (this one writes none): taken over.
     if (row !== undefined && row.status === 'done' && row.expires_at > new Date().toISOString()) {
-      return { claimed: false, record: toRecord(row) };
+      return { claimed: false, record: toIdempotencyRecord(row) };
     }
     this.running.set(slot(ref), { owner: ref.owner, fingerprint });
     return { claimed: true };
@@ -88,8 +69,9 @@ export class SqliteIdempotency implements IdempotencyStore {
     completeSqliteKey(this.writer, commit.ref, held.fingerprint, commit.answer(written), commit.ttlMs);
   }
 
+  /** Nothing was written for a key in flight: letting go of it is forgetting it. */
   async release(ref: IdempotencyRef): Promise<void> {
-    if (this.running.get(slot(ref))?.owner === ref.owner) this.running.delete(slot(ref));
+    this.forget(ref);
   }
 
   forget(ref: IdempotencyRef): void {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { ImportJob, ImportJobStore, JobEnd, JobProgress, NewImportJob } from '../import-jobs.js';
+import type { ImportJob, ImportJobRow, ImportJobStore, JobEnd, JobProgress, NewImportJob } from '../import-jobs.js';
 
 /**
  * The import jobs of a SQLite database live in a file of their own next to it (`<db>.import-jobs`):
@@ -33,25 +33,7 @@ CREATE TABLE IF NOT EXISTS import_jobs (
 CREATE INDEX IF NOT EXISTS import_jobs_status_idx ON import_jobs (status, seq);
 `;
 
-interface JobRow {
-  id: string;
-  table_name: ImportJob['table'];
-  source: string;
-  options: string;
-  status: ImportJob['status'];
-  bytes_read: number;
-  bytes_total: number | null;
-  records: number;
-  upload_id: string | null;
-  message: string | null;
-  attempts: number;
-  lease_owner: string | null;
-  lease_expires_at: string | null;
-  cancel_requested: number;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
+type JobRow = ImportJobRow<string, number, string>;
 
 const toJob = ({ id, table_name, options, cancel_requested, ...rest }: JobRow): ImportJob => ({
   import_id: id,

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { AppError } from '../../errors.js';
 import type { Row, TableDef } from '../../tables.js';
@@ -11,8 +12,6 @@ import { DEFER_INDEXES_AFTER, type IndexDeferral } from './sqlite-load.js';
 const ROWS_PER_STATEMENT = 64;
 /** Rows inserted between two turns of the event loop (~15–30 ms of SQLite work). */
 const ROWS_PER_TURN = 2048;
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export const repeated = (id: Row[number], record: number): AppError =>
   new AppError('BACKUP_INVALID', `The file holds id ${String(id)} twice (again at record ${record}); nothing was restored`, {

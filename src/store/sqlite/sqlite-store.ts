@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -224,7 +225,7 @@ export class SqliteStore implements Store {
       for (const { line, raw, reason } of page.rows) yield { line, raw, reason };
       if (page.next === undefined) return;
       after = page.next;
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 
