@@ -11,7 +11,11 @@ const MetricsQuerySchema = Type.Object({
   spreadsheet_safe: Type.Boolean({ default: false, description: "CSV only: prefix cells starting with = + - @ with '" }),
 });
 
-const DepartmentHiresSchema = Type.Object({ id: Type.Integer(), department: Type.String(), hired: Type.Integer() });
+// A department or job uploaded with an empty name is stored as NULL and answered as null, not "".
+const NameSchema = (what: string) =>
+  Type.Union([Type.String(), Type.Null()], { description: `Name of the ${what}; null when stored without one` });
+
+const DepartmentHiresSchema = Type.Object({ id: Type.Integer(), department: NameSchema('department'), hired: Type.Integer() });
 
 type MetricsQuery = { year: number; format?: 'json' | 'csv'; spreadsheet_safe: boolean };
 
@@ -49,7 +53,14 @@ export default async function metricsRoutes(app: FastifyInstance): Promise<void>
         produces: ['application/json', 'text/csv'],
         response: {
           200: Type.Array(
-            Type.Object({ department: Type.String(), job: Type.String(), Q1: quarter, Q2: quarter, Q3: quarter, Q4: quarter }),
+            Type.Object({
+              department: NameSchema('department'),
+              job: NameSchema('job'),
+              Q1: quarter,
+              Q2: quarter,
+              Q3: quarter,
+              Q4: quarter,
+            }),
           ),
           ...errorResponses(400, 503),
         },

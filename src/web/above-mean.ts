@@ -1,6 +1,6 @@
 // "Departments above the mean": the API's table, and a chart of every department's hires with the
 // mean drawn and the departments above it highlighted.
-import type { DepartmentHires } from './api.js';
+import { nameLabel, type DepartmentHires } from './api.js';
 import { clearChart, drawDepartmentChart, type DepartmentBars } from './charts.js';
 import { byId, formatNumber, h, say } from './dom.js';
 
@@ -9,7 +9,7 @@ export function departmentBars(all: DepartmentHires[], above: DepartmentHires[])
   const aboveIds = new Set(above.map((d) => d.id));
   const values = all.map((d) => d.hired);
   const mean = values.length === 0 ? 0 : values.reduce((s, v) => s + v, 0) / values.length;
-  return { departments: all.map((d) => d.department), hires: values, above: all.map((d) => aboveIds.has(d.id)), mean };
+  return { departments: all.map((d) => nameLabel(d.department)), hires: values, above: all.map((d) => aboveIds.has(d.id)), mean };
 }
 
 export function showAboveMean(year: number, above: DepartmentHires[], all: DepartmentHires[]): void {
@@ -27,7 +27,7 @@ export function showAboveMean(year: number, above: DepartmentHires[], all: Depar
         'tr',
         { 'data-id': d.id },
         h('td', { class: 'num' }, d.id),
-        h('th', { scope: 'row' }, d.department),
+        h('th', { scope: 'row' }, nameLabel(d.department)),
         h('td', { class: 'num' }, formatNumber(d.hired)),
       ),
     ),

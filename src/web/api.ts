@@ -19,9 +19,10 @@ export interface UploadReport {
   errors: { line: number; reason: string }[];
 }
 
+/** A department or job stored without a name comes as null (see nameLabel). */
 export interface QuarterRow {
-  department: string;
-  job: string;
+  department: string | null;
+  job: string | null;
   Q1: number;
   Q2: number;
   Q3: number;
@@ -30,7 +31,7 @@ export interface QuarterRow {
 
 export interface DepartmentHires {
   id: number;
-  department: string;
+  department: string | null;
   hired: number;
 }
 
@@ -74,6 +75,10 @@ export async function getJson<T>(url: string): Promise<T> {
   if (!response.ok) throw errorFrom(response.status, text);
   return JSON.parse(text) as T;
 }
+
+/** What the page shows for a department or job stored without a name. */
+export const NO_NAME = '(no name)';
+export const nameLabel = (name: string | null): string => name ?? NO_NAME;
 
 export const getTables = () => getJson<{ tables: { name: string; rows: number }[] }>('tables');
 export const getYears = () => getJson<{ years: number[] }>('metrics/years');

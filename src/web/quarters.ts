@@ -1,6 +1,6 @@
 // "Hires by department and job, per quarter": a sortable, filterable table and the stacked chart
 // of the rows the filters keep.
-import type { QuarterRow } from './api.js';
+import { nameLabel, type QuarterRow } from './api.js';
 import { clearChart, drawQuarterChart } from './charts.js';
 import { byId, formatNumber, h } from './dom.js';
 
@@ -16,11 +16,14 @@ const COLUMNS: { key: Key; label: string; numeric: boolean }[] = [
 ];
 const QUARTERS = ['Q1', 'Q2', 'Q3', 'Q4'] as const;
 
-const total = (r: QuarterRow): number => r.Q1 + r.Q2 + r.Q3 + r.Q4;
-const value = (r: QuarterRow, key: Key): string | number => (key === 'total' ? total(r) : r[key]);
+// The rows as shown: a missing name is its label, so the filters, sorting and bars treat it as text.
+type ShownRow = Omit<QuarterRow, 'department' | 'job'> & { department: string; job: string };
+
+const total = (r: ShownRow): number => r.Q1 + r.Q2 + r.Q3 + r.Q4;
+const value = (r: ShownRow, key: Key): string | number => (key === 'total' ? total(r) : r[key]);
 const text = new Intl.Collator('en', { sensitivity: 'base', numeric: true });
 
-let rows: QuarterRow[] = [];
+let rows: ShownRow[] = [];
 let sort: { key: Key; descending: boolean } = { key: 'department', descending: false };
 
 export function setupQuarters(): void {
@@ -47,10 +50,10 @@ export function setupQuarters(): void {
 
 /** Shows a year's report: the filters keep their values when they still make sense. */
 export function showQuarters(report: QuarterRow[]): void {
-  rows = report;
+  rows = report.map((r) => ({ ...r, department: nameLabel(r.department), job: nameLabel(r.job) }));
   const select = byId('filter-department', HTMLSelectElement);
   const previous = select.value;
-  const departments = [...new Set(report.map((r) => r.department))].sort(text.compare);
+  const departments = [...new Set(rows.map((r) => r.department))].sort(text.compare);
   select.replaceChildren(h('option', { value: '' }, 'All departments'), ...departments.map((d) => h('option', { value: d }, d)));
   select.value = departments.includes(previous) ? previous : '';
   render();
@@ -61,7 +64,7 @@ function render(): void {
   const job = byId('filter-job', HTMLInputElement).value.trim().toLowerCase();
   const kept = rows.filter((r) => (department === '' || r.department === department) && (job === '' || r.job.toLowerCase().includes(job)));
   const sign = sort.descending ? -1 : 1;
-  const compare = (a: QuarterRow, b: QuarterRow): number => {
+  const compare = (a: ShownRow, b: ShownRow): number => {
     const x = value(a, sort.key);
     const y = value(b, sort.key);
     const primary = typeof x === 'number' && typeof y === 'number' ? x - y : text.compare(String(x), String(y));
