@@ -68,6 +68,12 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
 
 export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
 
+/** The table names in dictionary order, in words: `departments, jobs or hired_employees` (each name + `suffix`). */
+export function tableList(conjunction: 'and' | 'or', suffix = ''): string {
+  const names = TABLE_NAMES.map((name) => `${name}${suffix}`);
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} ${conjunction} ${names.at(-1)!}`;
+}
+
 /** Names accepted in URLs besides the canonical ones (the original service used `employees`). */
 export const TABLE_ALIASES: Readonly<Record<string, TableName>> = { employees: 'hired_employees' };
 

@@ -12,7 +12,7 @@ import { openStore } from '../store/open-store.js';
 import { resolveTable, TABLE_NAMES, TABLES } from '../tables.js';
 import { describeError, runMain } from './run-main.js';
 
-const USAGE = 'usage: npm run backup -- [--dir DIR] [--table departments|jobs|hired_employees]';
+const USAGE = `usage: npm run backup -- [--dir DIR] [--table ${TABLE_NAMES.join('|')}]`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -1,12 +1,13 @@
 /**
- * `npm run gen -- --rows N --out FILE [--seed S] [--table hired_employees|departments|jobs]`:
+ * `npm run gen -- --rows N --out FILE [--seed S] [--table T]` (T: a table of the dictionary, default hired_employees):
  * writes a deterministic, realistic CSV file in the historical format, streaming.
  */
 import { parseArgs } from 'node:util';
+import { TABLE_NAMES } from '../tables.js';
 import { defaultRows, type GenTable } from './gen/lines.js';
 import { writeGenerated } from './gen/write.js';
 
-const TABLES: readonly GenTable[] = ['hired_employees', 'departments', 'jobs'];
+const TABLES: readonly GenTable[] = TABLE_NAMES;
 
 const USAGE = `Usage: npm run gen -- --rows N --out FILE [--seed S] [--table ${TABLES.join('|')}]
   --rows   rows to write (ids 1..N); departments and jobs default to 12 and 183

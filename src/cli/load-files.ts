@@ -17,7 +17,7 @@ export interface LoadFile {
 }
 
 export interface LoadFiles {
-  /** departments, jobs, hired_employees: those found, in that order. */
+  /** The tables' files found, in the dictionary's order. */
   files: LoadFile[];
   close(): void;
 }

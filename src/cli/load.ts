@@ -1,6 +1,6 @@
 /**
  * `npm run load -- <folder | s3://bucket/prefix/> [--strict] [--dry-run] [--on-conflict update] [--batch-size N]`
- * Loads departments.csv, jobs.csv and hired_employees.csv from a folder or an S3 prefix into DATABASE_URL
+ * Loads each table's CSV file (departments.csv, jobs.csv, hired_employees.csv) from a folder or an S3 prefix into DATABASE_URL
  * through the same ingestion code as POST /upload, with a progress bar per file.
  */
 import { parseArgs } from 'node:util';
@@ -8,6 +8,7 @@ import cliProgress from 'cli-progress';
 import { loadConfig } from '../config.js';
 import { ingestCsv } from '../ingest/upload.js';
 import { openStore } from '../store/open-store.js';
+import { tableList } from '../tables.js';
 import { findFiles, type LoadFiles } from './load-files.js';
 import { describeError, runMain } from './run-main.js';
 
@@ -46,7 +47,7 @@ async function main(): Promise<number> {
   const { files } = found;
   if (files.length === 0) {
     found.close();
-    console.error(`No departments.csv, jobs.csv or hired_employees.csv in ${folder}`);
+    console.error(`No ${tableList('or', '.csv')} in ${folder}`);
     return 2;
   }
   const store = await openStore(config);

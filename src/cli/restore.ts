@@ -10,10 +10,10 @@ import { scanContainer } from '../backup/container-scan.js';
 import { restoreTable } from '../backup/restore.js';
 import { loadConfig } from '../config.js';
 import { openStore } from '../store/open-store.js';
-import { resolveTable } from '../tables.js';
+import { resolveTable, TABLE_NAMES } from '../tables.js';
 import { describeError, runMain } from './run-main.js';
 
-const USAGE = 'usage: npm run restore -- --table departments|jobs|hired_employees [--mode replace|merge] FILE';
+const USAGE = `usage: npm run restore -- --table ${TABLE_NAMES.join('|')} [--mode replace|merge] FILE`;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({

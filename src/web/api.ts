@@ -1,8 +1,8 @@
 // The API as the dashboard sees it. Relative URLs, so the page also works behind a path prefix.
-import { TABLE_NAMES, type TableName } from '../tables.js';
+import { TABLE_ALIASES, TABLE_NAMES, tableList, type TableName } from '../tables.js';
 
 // The server's data dictionary, bundled: the page never restates the table list.
-export { TABLE_NAMES, type TableName };
+export { TABLE_ALIASES, TABLE_NAMES, tableList, type TableName };
 export const isTable = (name: string | null): name is TableName => (TABLE_NAMES as (string | null)[]).includes(name);
 
 export interface UploadReport {

@@ -1,6 +1,6 @@
 // The "Reports" section: the year picker, then both reports for the year picked.
 import { showAboveMean } from './above-mean.js';
-import { getAboveMean, getDepartmentHires, getQuarterReport, getYears, reportCsvUrl } from './api.js';
+import { getAboveMean, getDepartmentHires, getQuarterReport, getYears, reportCsvUrl, tableList } from './api.js';
 import { byId, h, say } from './dom.js';
 import { setupQuarters, showQuarters } from './quarters.js';
 
@@ -43,7 +43,7 @@ export async function refreshReports(): Promise<void> {
   if (years.length === 0) {
     generation++;
     body.hidden = true;
-    say(status, 'No hires yet: load departments.csv, jobs.csv and hired_employees.csv above to see the reports.');
+    say(status, `No hires yet: load ${tableList('and', '.csv')} above to see the reports.`);
     section.setAttribute('aria-busy', 'false');
     return;
   }

@@ -1,5 +1,5 @@
 // The "Tables" section: rows per table, refreshed after every load.
-import { getTables } from './api.js';
+import { getTables, tableList } from './api.js';
 import { byId, formatNumber, h, say } from './dom.js';
 
 /** Fills the row counts; answers the counts (empty when the API could not be read). */
@@ -14,7 +14,7 @@ export async function refreshTables(): Promise<Map<string, number>> {
       ),
     );
     const empty = tables.every((t) => t.rows === 0);
-    say(status, empty ? 'The tables are empty: load departments.csv, jobs.csv and hired_employees.csv.' : '');
+    say(status, empty ? `The tables are empty: load ${tableList('and', '.csv')}.` : '');
     return new Map(tables.map((t) => [t.name, t.rows]));
   } catch (error) {
     say(status, `The row counts could not be read: ${(error as Error).message}`, 'error');

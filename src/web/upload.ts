@@ -1,18 +1,32 @@
 // The "Load data" section: files (picked or dropped), their tables, options, the upload with a
 // progress bar per file, then each upload's report.
-import { ApiError, TABLE_NAMES, uploadFile, type TableName } from './api.js';
+import { ApiError, TABLE_ALIASES, TABLE_NAMES, uploadFile, type TableName } from './api.js';
 import { byId, formatBytes, h, say } from './dom.js';
 import { errorCard, reportCard } from './upload-report.js';
 
 const KEY_STORAGE = 'hr-dashboard.api-key';
 
-/** The table a file's name points to (`hired_employees.csv`, `employees-2024.csv`, `Jobs.csv`…), or '' if none. */
+// The words that point to a table: those of its name and aliases, singular (hired_employees and
+// employees: hired, employee; jobs: job).
+const TABLE_WORDS: [TableName, string[]][] = TABLE_NAMES.map((table) => {
+  const names = [table, ...Object.keys(TABLE_ALIASES).filter((alias) => TABLE_ALIASES[alias] === table)];
+  return [table, [...new Set(names.flatMap((n) => n.split('_')).map((word) => word.replace(/s$/, '')))]];
+});
+
+/**
+ * The table a file's name points to (`hired_employees.csv`, `employees-2024.csv`, `Jobs.csv`…), or
+ * '' if none: the table whose word comes first in the name (`employees-by-department.csv` is hires).
+ */
 export function guessTable(fileName: string): TableName | '' {
   const name = fileName.toLowerCase();
-  if (/hired|employee/.test(name)) return 'hired_employees';
-  if (/department/.test(name)) return 'departments';
-  if (/job/.test(name)) return 'jobs';
-  return '';
+  let best: { table: TableName | ''; at: number } = { table: '', at: Infinity };
+  for (const [table, words] of TABLE_WORDS) {
+    for (const word of words) {
+      const at = name.indexOf(word);
+      if (at !== -1 && at < best.at) best = { table, at };
+    }
+  }
+  return best.table;
 }
 
 interface Entry {
@@ -36,6 +50,11 @@ export function setupUpload(onLoaded: () => Promise<void>): void {
   const status = byId('upload-status', HTMLParagraphElement);
   const results = byId('upload-results', HTMLDivElement);
   const keyInput = byId('api-key', HTMLInputElement);
+  // The hint names one file per table of the dictionary, as their names must be to be picked.
+  const names = TABLE_NAMES.map((t) => h('strong', {}, `${t}.csv`));
+  byId('load-file-names', HTMLSpanElement).replaceChildren(
+    ...names.flatMap((name, i) => (i === 0 ? [name] : [i === names.length - 1 ? ' and ' : ', ', name])),
+  );
   const options = {
     strict: byId('opt-strict', HTMLInputElement),
     dryRun: byId('opt-dry-run', HTMLInputElement),

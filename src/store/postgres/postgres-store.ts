@@ -254,7 +254,7 @@ export class PostgresStore implements Store {
    * locks the same tables in another order cannot deadlock with it.
    */
   async reset(wait?: WriteWait): Promise<void> {
-    const writers = ['hired_employees', 'departments', 'jobs'].map(quoteIdent);
+    const writers = TABLE_NAMES.map(quoteIdent);
     const all = [...writers, quoteIdent('hire_counts')].join(', ');
     await this.transaction(
       async (client, writeDeadline) => {
