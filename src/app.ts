@@ -6,11 +6,13 @@ import { apiKeys, corsOrigins, trustProxy, type Config } from './config.js';
 import auth, { serializeRequest } from './plugins/auth.js';
 import errorHandler from './plugins/error-handler.js';
 import idempotency from './plugins/idempotency.js';
+import importRunner from './plugins/import-runner.js';
 import security from './plugins/security.js';
 import shutdown from './plugins/shutdown.js';
 import backupRoutes from './routes/backup.js';
 import batchRoutes from './routes/batch.js';
 import dashboardRoutes from './routes/dashboard.js';
+import importRoutes from './routes/imports.js';
 import metricsRoutes from './routes/metrics.js';
 import tableRoutes from './routes/tables.js';
 import uploadRoutes from './routes/upload.js';
@@ -65,6 +67,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.decorate('store', store);
 
   await app.register(errorHandler);
+  await app.register(importRunner);
   await app.register(shutdown, { graceMs: config.SHUTDOWN_GRACE_MS });
   await app.register(security, { corsOrigins: corsOrigins(config), writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE });
   await app.register(auth, { keys: apiKeys(config), publicReports: config.PUBLIC_REPORTS });
@@ -96,6 +99,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(uploadRoutes);
   await app.register(uploadsRoutes);
+  await app.register(importRoutes);
   await app.register(batchRoutes);
   await app.register(metricsRoutes);
   await app.register(tableRoutes);

@@ -22,6 +22,8 @@ export const ERRORS = {
   BACKUP_NOT_FOUND: { status: 404, message: 'No backup of that name in the backup folder' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive; nothing was written' },
   IMPORT_NOT_FOUND: { status: 404, message: 'Unknown import job' },
+  DIRECT_UPLOAD_UNAVAILABLE: { status: 404, message: 'This server has no IMPORT_BUCKET: upload the file with POST /upload/{table}' },
+  IMPORT_FINISHED: { status: 409, message: 'The import job has already ended; there is nothing to cancel' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, message: 'A request with this Idempotency-Key is still running; retry later' },
   DUPLICATE_ID: { status: 409, message: 'A row with this id already exists; nothing was inserted' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The body is larger than the configured limit' },
@@ -32,6 +34,7 @@ export const ERRORS = {
   INTERNAL: { status: 500, message: 'Internal server error' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; retry later' },
   DATABASE_READ_ONLY: { status: 503, message: 'The database cannot be written (read-only or disk full); retry later' },
+  IMPORT_BUCKET_UNAVAILABLE: { status: 503, message: 'The import bucket cannot be used; retry later' },
   BUSY: { status: 503, message: 'The server is busy with other writes; nothing was done; retry later' },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down; retry shortly' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -23,6 +23,11 @@ export interface UploadOptions {
   maxFields?: number;
   /** Called after every chunk with the bytes read and records parsed so far. */
   onProgress?: (bytes: number, records: number) => void;
+  /**
+   * Aborts when whoever asked has gone (the client, a cancelled or stopped import job): an upload
+   * still waiting for its write turn then never starts (CLIENT_CLOSED).
+   */
+  signal?: AbortSignal;
 }
 
 /** The answer of POST /upload: the logged record plus the first hundred errors. */
@@ -71,10 +76,11 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
     return { ...record, errors: spool.firstErrors() };
   };
 
-  const session = await store.openLoad(options.table, {
-    onConflict: options.onConflict,
-    checkReferences: options.strict,
-  });
+  const session = await store.openLoad(
+    options.table,
+    { onConflict: options.onConflict, checkReferences: options.strict },
+    { signal: options.signal },
+  );
   try {
     const reader = new CsvRecordReader(options.maxRecordChars);
     const maxFields = options.maxFields ?? Number.POSITIVE_INFINITY;

@@ -1,6 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { openSource, SourceError } from '../imports/sources.js';
+import type { TableDef } from '../tables.js';
 import { readBody } from './idle-timeout.js';
 
 const CSV_TYPES = ['text/csv', 'application/csv'];
@@ -48,6 +51,36 @@ export async function uploadSource(request: FastifyRequest, maxBytes: number, id
     return readBody(request, body, { idleTimeoutMs, nothing: 'written' });
   }
   throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the CSV as multipart/form-data (field "file") or with Content-Type: text/csv');
+}
+
+/** A request with no body at all: no Content-Type, no length (or 0), not chunked. */
+export const isBodyless = (request: FastifyRequest): boolean =>
+  request.headers['content-type'] === undefined &&
+  request.headers['transfer-encoding'] === undefined &&
+  Number(request.headers['content-length'] ?? 0) === 0;
+
+/**
+ * The original service's call: POST /upload/{table} without a body loads `IMPORT_DIR/<table>.csv`
+ * (the canonical name: `employees` reads hired_employees.csv). Without IMPORT_DIR, or without that
+ * file, a 400 FILE_MISSING that says what to send.
+ */
+export async function importFolderFile(
+  config: Pick<Config, 'IMPORT_DIR' | 'AWS_ENDPOINT_URL_S3'>,
+  table: TableDef,
+): Promise<AsyncIterable<Buffer>> {
+  const name = `${table.name}.csv`;
+  if (config.IMPORT_DIR.trim() === '') {
+    throw new AppError(
+      'FILE_MISSING',
+      `No file was sent: send the CSV as the multipart field "file" or as a text/csv body (a body-less call loads ${name} from the import folder only on a server with IMPORT_DIR set)`,
+    );
+  }
+  try {
+    return (await openSource(config, { kind: 'file', name })).stream;
+  } catch (error) {
+    if (error instanceof SourceError) throw new AppError('FILE_MISSING', `No file was sent, and ${error.message}`);
+    throw error;
+  }
 }
 
 /**
