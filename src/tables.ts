@@ -9,7 +9,7 @@ export interface ColumnDef {
   readonly name: string;
   readonly type: ColumnType;
   readonly primaryKey?: boolean;
-  /** Table whose `id` this column points at; checked only in strict mode. */
+  /** Table whose primary key this column points at; checked only in strict mode. */
   readonly references?: TableName;
   readonly description: string;
   readonly example: string | number;
@@ -80,6 +80,32 @@ export const TABLE_ALIASES: Readonly<Record<string, TableName>> = { employees: '
 export function resolveTable(name: string): TableDef | undefined {
   const canonical = (TABLE_NAMES as string[]).includes(name) ? (name as TableName) : TABLE_ALIASES[name];
   return canonical ? TABLES[canonical] : undefined;
+}
+
+/** A table's primary key: its one column declared `primaryKey`, and its place in a row. */
+export interface PrimaryKey {
+  readonly name: string;
+  readonly index: number;
+}
+
+const primaryKeys = new WeakMap<TableDef, PrimaryKey>();
+
+/**
+ * The primary key of a table. The store relies on it being one integer column (keyset pages go
+ * `key > last`, duplicates are told by it): a table declared otherwise fails here, at first use.
+ */
+export function primaryKeyOf(table: TableDef): PrimaryKey {
+  let key = primaryKeys.get(table);
+  if (key === undefined) {
+    const indexes = table.columns.flatMap((c, i) => (c.primaryKey ? [i] : []));
+    const column = indexes.length === 1 ? table.columns[indexes[0]!]! : undefined;
+    if (column === undefined || column.type !== 'integer') {
+      throw new Error(`${table.name}: the dictionary must declare exactly one integer primaryKey column`);
+    }
+    key = { name: column.name, index: indexes[0]! };
+    primaryKeys.set(table, key);
+  }
+  return key;
 }
 
 /** One row as stored: values in the dictionary's column order; NULL for empty optional fields. */

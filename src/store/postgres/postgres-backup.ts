@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type pg from 'pg';
 import { AppError } from '../../errors.js';
 import { formatInstant } from '../../ingest/instant.js';
-import type { Row, TableDef } from '../../tables.js';
+import { primaryKeyOf, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import { copyIn, copyLine } from './copy-text.js';
 import { throwIfGone } from '../write-turns.js';
@@ -19,7 +19,7 @@ const UNIQUE_VIOLATION = '23505';
 export type PageGate = <T>(read: () => Promise<T>) => Promise<T>;
 
 /**
- * Streams a table in id order, in keyset pages of PAGE rows (`id > last ORDER BY id LIMIT n`),
+ * Streams a table in primary key order, in keyset pages of PAGE rows (`id > last ORDER BY id LIMIT n`),
  * each one query on a pooled connection taken for that page only (`gate` bounds how many pages
  * are read at once): a client that reads slowly holds no connection, and no snapshot, between
  * pages. Datetimes leave the server as epoch milliseconds (TIMESTAMPTZ has no zone to lose) and
@@ -30,7 +30,9 @@ export async function* exportPostgresRows(pool: pg.Pool, table: TableDef, gate: 
     c.type === 'datetime' ? `(EXTRACT(EPOCH FROM ${quoteIdent(c.name)}) * 1000)::int8 AS ${quoteIdent(c.name)}` : quoteIdent(c.name),
   );
   const instants = table.columns.flatMap((c, i) => (c.type === 'datetime' ? [i] : []));
-  const text = `SELECT ${columns.join(', ')} FROM ${quoteIdent(table.name)} WHERE id > $1 ORDER BY id LIMIT ${PAGE}`;
+  const key = primaryKeyOf(table);
+  const pk = quoteIdent(key.name);
+  const text = `SELECT ${columns.join(', ')} FROM ${quoteIdent(table.name)} WHERE ${pk} > $1 ORDER BY ${pk} LIMIT ${PAGE}`;
   for (let last = Number.MIN_SAFE_INTEGER; ;) {
     let rows: Row[];
     try {
@@ -43,7 +45,7 @@ export async function* exportPostgresRows(pool: pg.Pool, table: TableDef, gate: 
     }
     yield* rows;
     if (rows.length < PAGE) return;
-    last = rows[rows.length - 1]![0] as number;
+    last = rows[rows.length - 1]![key.index] as number;
   }
 }
 
@@ -65,6 +67,8 @@ export async function importPostgresRows(
 ): Promise<number> {
   const target = quoteIdent(table.name);
   const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
+  const key = primaryKeyOf(table);
+  const pk = quoteIdent(key.name);
   const client = await connect(pool);
   let done = false;
   let failure: unknown;
@@ -85,11 +89,13 @@ export async function importPostgresRows(
     } else {
       await client.query(`CREATE TEMP TABLE restore_stage ON COMMIT DROP AS SELECT ${names} FROM ${target} WITH NO DATA`);
       copied = await copyIn(client, `COPY restore_stage (${names}) FROM STDIN`, pages(rows));
-      const twice = await client.query<{ id: number }>('SELECT id FROM restore_stage GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 1');
-      if (twice.rows.length > 0) throw repeated(twice.rows[0]!.id);
+      const twice = await client.query<{ key: number }>(
+        `SELECT ${pk} AS key FROM restore_stage GROUP BY ${pk} HAVING count(*) > 1 ORDER BY ${pk} LIMIT 1`,
+      );
+      if (twice.rows.length > 0) throw repeated(key.name, twice.rows[0]!.key);
       const updates = table.columns.filter((c) => !c.primaryKey).map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`);
       await client.query(
-        `INSERT INTO ${target} (${names}) SELECT ${names} FROM restore_stage ORDER BY id ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
+        `INSERT INTO ${target} (${names}) SELECT ${names} FROM restore_stage ORDER BY ${pk} ON CONFLICT (${pk}) DO UPDATE SET ${updates.join(', ')}`,
       );
     }
     await client.query('COMMIT');
@@ -97,8 +103,8 @@ export async function importPostgresRows(
     return copied;
   } catch (error) {
     failure = error;
-    const duplicate = (error as { code?: unknown }).code === UNIQUE_VIOLATION ? keyOf(error) : undefined;
-    throw duplicate === undefined ? mapPgError(error) : repeated(duplicate);
+    const duplicate = (error as { code?: unknown }).code === UNIQUE_VIOLATION ? keyOf(error, key.name) : undefined;
+    throw duplicate === undefined ? mapPgError(error) : repeated(key.name, duplicate);
   } finally {
     await finish(client, done, failure);
   }
@@ -122,15 +128,17 @@ async function* pages(rows: AsyncIterable<Row>, tally?: HireCountTally): AsyncIt
   if (text !== '') yield text;
 }
 
-/** The id in a unique violation's detail: `Key (id)=(42) already exists.` */
-function keyOf(error: unknown): number | string {
+/** The key in a unique violation's detail: `Key (id)=(42) already exists.` */
+function keyOf(error: unknown, name: string): number | string {
   const detail = String((error as { detail?: unknown }).detail ?? '');
-  const match = /\(id\)=\((\d+)\)/.exec(detail);
+  const prefix = `(${name})=(`;
+  const at = detail.indexOf(prefix);
+  const match = at === -1 ? null : /^(\d+)\)/.exec(detail.slice(at + prefix.length));
   return match === null ? '?' : Number(match[1]);
 }
 
-const repeated = (id: number | string): AppError =>
-  new AppError('BACKUP_INVALID', `The file holds id ${id} more than once; nothing was restored`, { field: 'id', id });
+const repeated = (field: string, id: number | string): AppError =>
+  new AppError('BACKUP_INVALID', `The file holds ${field} ${id} more than once; nothing was restored`, { field, id });
 
 // node-pg emits a held connection's failure between queries on the client: without a listener,
 // that would crash the process while an export waits for a slow reader.

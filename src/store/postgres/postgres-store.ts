@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { AppError } from '../../errors.js';
-import { TABLE_NAMES, type Row, type TableDef } from '../../tables.js';
-import { quoteIdent } from '../ddl.js';
+import { primaryKeyOf, TABLE_NAMES, type Row, type TableDef } from '../../tables.js';
+import { quoteIdent, SQL_TYPES } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
 import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord, WriteWait } from '../store.js';
 import { throwIfGone, Turns, type TurnWait } from '../write-turns.js';
@@ -133,7 +133,7 @@ export class PostgresStore implements Store {
     const target = quoteIdent(table.name);
     const names = table.columns.map((c) => quoteIdent(c.name));
     const arrays = table.columns.map((c, i) => ({
-      type: c.type === 'integer' ? 'bigint[]' : c.type === 'datetime' ? 'timestamptz[]' : 'text[]',
+      type: `${SQL_TYPES.postgres[c.type]}[]`,
       values: rows.map((row) => row[i] ?? null),
     }));
     return this.transaction(
@@ -141,9 +141,13 @@ export class PostgresStore implements Store {
         // The same lock as an upload's apply: batches and uploads of a table take turns.
         await lockWithin(client, `LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`, deadline);
         throwIfGone(wait?.signal);
-        const ids = rows.map((row) => row[0] as number);
+        const key = primaryKeyOf(table);
+        const pk = quoteIdent(key.name);
+        const ids = rows.map((row) => row[key.index] as number);
         const stored = new Set(
-          (await client.query<{ id: number }>(`SELECT id FROM ${target} WHERE id = ANY($1::bigint[])`, [ids])).rows.map((r) => r.id),
+          (await client.query<{ key: number }>(`SELECT ${pk} AS key FROM ${target} WHERE ${pk} = ANY($1::bigint[])`, [ids])).rows.map(
+            (r) => r.key,
+          ),
         );
         // As SQLite inserts them one by one: a stored id, or the second of two equal ids, is a duplicate.
         const seen = new Set<number>();
@@ -153,7 +157,7 @@ export class PostgresStore implements Store {
           seen.add(id);
         }
         if (duplicates.length > 0) {
-          throw new AppError('DUPLICATE_ID', `${duplicates.length} id(s) already exist; nothing was inserted`, {
+          throw new AppError('DUPLICATE_ID', `${duplicates.length} ${key.name}(s) already exist; nothing was inserted`, {
             ids: duplicates.slice(0, 100),
           });
         }

@@ -1,6 +1,6 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
-import type { Row, TableDef } from '../../tables.js';
+import { primaryKeyOf, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import type { Turns } from '../write-turns.js';
 import { mapSqliteError } from './errors.js';
@@ -14,7 +14,7 @@ const selectSql = (table: TableDef): string =>
   `SELECT ${table.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${quoteIdent(table.name)}`;
 
 /**
- * Streams a table in id order, in keyset pages of PAGE rows (`id > last ORDER BY id LIMIT n`).
+ * Streams a table in primary key order, in keyset pages of PAGE rows (`id > last ORDER BY id LIMIT n`).
  * Each page is one statement read to its end at once, so its read transaction ends before the
  * rows are handed on: a slow consumer never keeps a snapshot open on the reader connection
  * (which every other request would then read, and past which no checkpoint could copy the WAL).
@@ -22,13 +22,15 @@ const selectSql = (table: TableDef): string =>
  * the writer lock, so it never sees half an upload.
  */
 export async function* exportSqliteRows(reader: Database.Database, table: TableDef, writeLock: Turns): AsyncIterable<Row> {
-  const page = reader.prepare(`${selectSql(table)} WHERE id > ? ORDER BY id LIMIT ${PAGE}`).raw();
+  const key = primaryKeyOf(table);
+  const pk = quoteIdent(key.name);
+  const page = reader.prepare(`${selectSql(table)} WHERE ${pk} > ? ORDER BY ${pk} LIMIT ${PAGE}`).raw();
   const read = (last: number): Row[] => guard(() => page.all(last) as Row[]);
   for (let last = Number.MIN_SAFE_INTEGER; ;) {
     const rows = reader.memory ? await writeLock.run(() => read(last)) : read(last);
     yield* rows;
     if (rows.length < PAGE) return;
-    last = rows[rows.length - 1]![0] as number;
+    last = rows[rows.length - 1]![key.index] as number;
     await nextTick();
   }
 }
@@ -69,16 +71,18 @@ export async function importSqliteRows(
 async function mergeRows(db: Database.Database, table: TableDef, rows: AsyncIterable<Row>): Promise<number> {
   const target = quoteIdent(table.name);
   const names = table.columns.map((c) => quoteIdent(c.name));
-  const updates = names.filter((_n, i) => !table.columns[i]!.primaryKey).map((n) => `${n} = excluded.${n}`);
+  const key = primaryKeyOf(table);
+  const updates = names.filter((_n, i) => i !== key.index).map((n) => `${n} = excluded.${n}`);
   db.exec('CREATE TEMP TABLE restore_ids (id INTEGER PRIMARY KEY)');
   const insert = db.prepare(
-    `INSERT INTO ${target} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`,
+    `INSERT INTO ${target} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${quoteIdent(key.name)}) DO UPDATE SET ${updates.join(', ')}`,
   );
   const seen = db.prepare('INSERT INTO temp.restore_ids (id) VALUES (?) ON CONFLICT DO NOTHING');
   let n = 0;
   for await (const row of rows) {
     n++;
-    if (seen.run(row[0] ?? null).changes === 0) throw repeated(row[0] ?? null, n);
+    const id = row[key.index] ?? null;
+    if (seen.run(id).changes === 0) throw repeated(key.name, id, n);
     insert.run(row);
     if (n % PAGE === 0) await nextTick();
   }

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
-import type { Row, TableDef } from '../../tables.js';
+import { primaryKeyOf, TABLES, type PrimaryKey, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import { objectsOf } from './sqlite-empty.js';
 import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
@@ -48,6 +48,7 @@ export class SqliteLoadSession implements LoadSession {
   /** The same INSERT for ROWS_PER_STATEMENT rows at once, returning the ids it inserted. */
   private readonly insertMany: Database.Statement;
   private readonly update: Database.Statement | undefined;
+  private readonly key: PrimaryKey;
   private readonly referenceChecks: { index: number; name: string; stmt: Database.Statement }[];
   /** hired_employees only: the load counts its own hires instead of the per-row trigger. */
   private readonly counts: HireCountBuffer | undefined;
@@ -70,27 +71,30 @@ export class SqliteLoadSession implements LoadSession {
     const names = table.columns.map((c) => quoteIdent(c.name));
     const target = quoteIdent(table.name);
     const tuple = `(${names.map(() => '?').join(', ')})`;
-    this.insert = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES ${tuple} ON CONFLICT (id) DO NOTHING`);
+    this.key = primaryKeyOf(table);
+    const pk = quoteIdent(this.key.name);
+    this.insert = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES ${tuple} ON CONFLICT (${pk}) DO NOTHING`);
     this.insertMany = db
       .prepare(
-        `INSERT INTO ${target} (${names.join(', ')}) VALUES ${Array(ROWS_PER_STATEMENT).fill(tuple).join(', ')} ON CONFLICT (id) DO NOTHING RETURNING id`,
+        `INSERT INTO ${target} (${names.join(', ')}) VALUES ${Array(ROWS_PER_STATEMENT).fill(tuple).join(', ')} ON CONFLICT (${pk}) DO NOTHING RETURNING ${pk}`,
       )
       .pluck();
+    // The other columns in the row's order, then the key: see conflict().
     this.update =
       options.onConflict === 'update'
         ? db.prepare(
             `UPDATE ${target} SET ${names
-              .slice(1)
+              .filter((_n, i) => i !== this.key.index)
               .map((n) => `${n} = ?`)
-              .join(', ')} WHERE id = ?`,
+              .join(', ')} WHERE ${pk} = ?`,
           )
         : undefined;
     this.referenceChecks = options.checkReferences
-      ? table.columns.flatMap((c, index) =>
-          c.references === undefined
-            ? []
-            : [{ index, name: c.name, stmt: db.prepare(`SELECT 1 FROM ${quoteIdent(c.references)} WHERE id = ?`).pluck() }],
-        )
+      ? table.columns.flatMap((c, index) => {
+          if (c.references === undefined) return [];
+          const referenced = quoteIdent(primaryKeyOf(TABLES[c.references]).name);
+          return [{ index, name: c.name, stmt: db.prepare(`SELECT 1 FROM ${quoteIdent(c.references)} WHERE ${referenced} = ?`).pluck() }];
+        })
       : [];
     db.exec('BEGIN IMMEDIATE');
     try {
@@ -141,7 +145,7 @@ export class SqliteLoadSession implements LoadSession {
       for (let k = next; k < next + ROWS_PER_STATEMENT; k++) {
         const row = accepted[k]!;
         // The first row with an id took it; a later one in the same statement is a duplicate.
-        if (!inserted.delete(row.values[0] as number)) await this.conflict(row, outcome);
+        if (!inserted.delete(row.values[this.key.index] as number)) await this.conflict(row, outcome);
         else if (this.inserted(row, outcome)) await this.counts!.flush();
       }
     }
@@ -191,12 +195,13 @@ export class SqliteLoadSession implements LoadSession {
   /** A row whose id is already stored: updated (upsert) or rejected. */
   private async conflict(row: StagedRow, outcome: LoadOutcome): Promise<void> {
     if (this.update === undefined) {
-      outcome.rejected.push({ line: row.line, raw: row.raw, reason: `duplicate id ${String(row.values[0])}` });
+      outcome.rejected.push({ line: row.line, raw: row.raw, reason: `duplicate ${this.key.name} ${String(row.values[this.key.index])}` });
       return;
     }
     // The update trigger moves the stored row's count: it must find it in hire_counts.
     if (this.counts !== undefined && this.counts.size > 0) await this.counts.flush();
-    this.update.run(...row.values.slice(1), row.values[0]);
+    const { index } = this.key;
+    this.update.run(...row.values.filter((_v, i) => i !== index), row.values[index]);
     outcome.updated++;
     if (row.incomplete) outcome.incomplete++;
   }

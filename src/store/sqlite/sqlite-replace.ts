@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { AppError } from '../../errors.js';
-import type { Row, TableDef } from '../../tables.js';
+import { primaryKeyOf, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import { hireCountColumns } from '../hire-count-key.js';
 import { HireCountBuffer } from './hire-count-buffer.js';
@@ -13,10 +13,10 @@ const ROWS_PER_STATEMENT = 64;
 /** Rows inserted between two turns of the event loop (~15–30 ms of SQLite work). */
 const ROWS_PER_TURN = 2048;
 
-export const repeated = (id: Row[number], record: number): AppError =>
-  new AppError('BACKUP_INVALID', `The file holds id ${String(id)} twice (again at record ${record}); nothing was restored`, {
+export const repeated = (field: string, id: Row[number], record: number): AppError =>
+  new AppError('BACKUP_INVALID', `The file holds ${field} ${String(id)} twice (again at record ${record}); nothing was restored`, {
     record,
-    field: 'id',
+    field,
     id,
   });
 
@@ -45,17 +45,19 @@ export async function replaceRows(
   const counts = table.name === 'hired_employees' ? new HireCountBuffer(db, hireCountColumns(table)) : undefined;
   const insertOne = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES ${tuple}`);
   const insertMany = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES ${Array(ROWS_PER_STATEMENT).fill(tuple).join(', ')}`);
-  const stored = db.prepare(`SELECT 1 FROM ${target} WHERE id = ?`).pluck();
+  const key = primaryKeyOf(table);
+  const keyOf = (row: Row): Row[number] => row[key.index] ?? null;
+  const stored = db.prepare(`SELECT 1 FROM ${target} WHERE ${quoteIdent(key.name)} = ?`).pluck();
 
   /** The record (1-based) of the first row of `pending` whose id is stored or repeated in it. */
   const firstRepeated = (pending: readonly Row[], before: number): AppError => {
     const seen = new Set<Row[number]>();
     for (let k = 0; k < pending.length; k++) {
-      const id = pending[k]![0] ?? null;
-      if (seen.has(id) || stored.get(id) !== undefined) return repeated(id, before + k + 1);
+      const id = keyOf(pending[k]!);
+      if (seen.has(id) || stored.get(id) !== undefined) return repeated(key.name, id, before + k + 1);
       seen.add(id);
     }
-    return repeated(pending[0]![0] ?? null, before + 1);
+    return repeated(key.name, keyOf(pending[0]!), before + 1);
   };
 
   let pending: Row[] = [];
@@ -76,7 +78,7 @@ export async function replaceRows(
         try {
           insertOne.run(pending[k]!);
         } catch (error) {
-          if (isPrimaryKeyViolation(error)) throw repeated(pending[k]![0] ?? null, written + k + 1);
+          if (isPrimaryKeyViolation(error)) throw repeated(key.name, keyOf(pending[k]!), written + k + 1);
           throw error;
         }
       }

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError } from '../../errors.js';
-import { TABLE_NAMES, TABLES, type Row, type TableDef } from '../../tables.js';
+import { primaryKeyOf, TABLE_NAMES, TABLES, type Row, type TableDef } from '../../tables.js';
 import { createIndexesSql, quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
 import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord, WriteWait } from '../store.js';
@@ -179,14 +179,15 @@ export class SqliteStore implements Store {
 
   async insertRows(table: TableDef, rows: readonly Row[], wait?: WriteWait): Promise<number> {
     const names = table.columns.map((c) => quoteIdent(c.name));
+    const key = primaryKeyOf(table);
     const insert = this.writer.prepare(
-      `INSERT INTO ${quoteIdent(table.name)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO ${quoteIdent(table.name)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${quoteIdent(key.name)}) DO NOTHING`,
     );
     return this.write(() => {
       const duplicates: number[] = [];
-      for (const row of rows) if (insert.run(row).changes === 0) duplicates.push(row[0] as number);
+      for (const row of rows) if (insert.run(row).changes === 0) duplicates.push(row[key.index] as number);
       if (duplicates.length > 0) {
-        throw new AppError('DUPLICATE_ID', `${duplicates.length} id(s) already exist; nothing was inserted`, {
+        throw new AppError('DUPLICATE_ID', `${duplicates.length} ${key.name}(s) already exist; nothing was inserted`, {
           ids: duplicates.slice(0, 100),
         });
       }
