@@ -71,6 +71,8 @@ export const ConfigSchema = Type.Object({
   IMPORT_PREFIX: Type.String({ default: 'imports/' }),
   /** Import jobs one instance runs at once; 0: this instance queues and answers, others run them. */
   IMPORT_CONCURRENCY: Type.Integer({ minimum: 0, default: 1 }),
+  /** Bytes per ranged S3 GetObject of an import (each range is checked against the object's ETag). */
+  IMPORT_RANGE_BYTES: Type.Integer({ minimum: 65_536, default: 16 * 1024 * 1024 }),
   /** An import job whose instance has not renewed its lease for this long is taken up again, in ms. */
   IMPORT_LEASE_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   /** An S3-compatible endpoint (MinIO, s3rver, LocalStack); set: path-style addressing. Empty: AWS. */

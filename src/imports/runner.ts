@@ -143,7 +143,7 @@ export class ImportRunner {
     const end = (status: JobEnd['status'], uploadId: string | null, message: string | null): Promise<boolean> =>
       importJobs.finish(id, this.owner, { ...progress, status, upload_id: uploadId, message });
     try {
-      const source = await openSource(this.config, job.source, { s3: this.s3, signal });
+      const source = await openSource(this.config, job.source, { s3: this.s3, signal, rangeBytes: this.config.IMPORT_RANGE_BYTES });
       progress.bytes_total = source.bytesTotal;
       const report = await ingestCsv(this.store, untilAborted(source.stream, signal), {
         table: TABLES[job.table],

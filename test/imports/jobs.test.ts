@@ -210,6 +210,38 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('an object replaced while it is imported fails the job instead of mixing two files', async () => {
+      const proxy = await startSlowProxy(s3.endpoint);
+      const slow = await startApp(backend, { AWS_ENDPOINT_URL_S3: proxy.url, IMPORT_RANGE_BYTES: 65_536 });
+      try {
+        await slow.app.ready();
+        const file = (from: number): string => {
+          let text = '';
+          for (let id = from; id < from + 50_000; id++) text += `${id},Job ${id}\n`;
+          return text;
+        };
+        await s3.put('moving.csv', file(1));
+        const res = await slow.app.inject({
+          method: 'POST',
+          url: '/imports',
+          payload: { table: 'jobs', source: `s3://${s3.bucket}/moving.csv` },
+        });
+        const id = res.json<JobView>().import_id;
+        const get = async (): Promise<JobView> => (await slow.app.inject({ url: `/imports/${id}` })).json();
+        const deadline = Date.now() + 30_000;
+        while ((await get()).records === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await s3.put('moving.csv', file(1_000_000));
+        const done = await waitForEnd(get);
+        expect(done.status).toBe('failed');
+        expect(done.message).toMatch(/was replaced while it was being imported/);
+        const tables = (await slow.app.inject({ url: '/tables' })).json<{ tables: { name: string; rows: number }[] }>().tables;
+        expect(tables.find((r) => r.name === 'jobs')!.rows).toBe(0);
+      } finally {
+        await slow.close();
+        await proxy.close();
+      }
+    });
+
     it('a queued job cancelled before it starts never runs', async () => {
       const idle = await startApp(backend, { IMPORT_DIR: dir, IMPORT_CONCURRENCY: 0 });
       try {
