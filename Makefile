@@ -62,9 +62,10 @@ build: $(BUILD_STAMP)
 test: build
 	npx vitest run --coverage
 
-# Serves the last build (built again only when a source changed).
+# Serves the last build (built again only when a source changed), with the shipped historical
+# files as the import folder: the original service's body-less POST /upload/{table} calls work.
 server: build
-	npm start
+	IMPORT_DIR="$${IMPORT_DIR:-$(CURDIR)/data/historical}" npm start
 
 # Frees the port, then runs the server in watch mode: TypeScript and the dashboard rebuild on
 # change, and Node restarts when dist/ changes.

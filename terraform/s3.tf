@@ -114,3 +114,17 @@ data "aws_iam_policy_document" "imports_access" {
     }
   }
 }
+
+# The dashboard PUTs big files straight into the bucket with presigned URLs (POST /imports/upload-url):
+# the browser needs CORS for that PUT, and must read ETag to complete a multipart upload.
+resource "aws_s3_bucket_cors_configuration" "imports" {
+  bucket = aws_s3_bucket.imports.id
+
+  cors_rule {
+    allowed_methods = ["PUT"]
+    allowed_origins = var.import_upload_origins
+    allowed_headers = ["content-type"]
+    expose_headers  = ["ETag"]
+    max_age_seconds = 3600
+  }
+}

@@ -210,3 +210,9 @@ variable "import_expiration_days" {
   type        = number
   default     = 7
 }
+
+variable "import_upload_origins" {
+  description = "Origins allowed to PUT files into the import bucket from a browser (the dashboard's direct uploads). The presigned URL is the credential; CORS only lets the page send it and read the part ETags. Set the service's own URL to narrow it."
+  type        = list(string)
+  default     = ["*"]
+}

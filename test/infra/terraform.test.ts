@@ -530,6 +530,15 @@ describe('Terraform (terraform/)', () => {
       expect(users).toEqual(['${aws_iam_role.apprunner_instance[0].id}', '${aws_iam_role.ecs_task[0].id}']);
     });
 
+    it("lets browsers PUT presigned uploads and read the parts' ETags (CORS), nothing else", () => {
+      const [, cors] = resources(main, 'aws_s3_bucket_cors_configuration').find(([name]) => name === 'imports')!;
+      expect(cors.bucket).toBe('${aws_s3_bucket.imports.id}');
+      const rule = nested(cors, 'cors_rule');
+      expect(rule.allowed_methods).toEqual(['PUT']);
+      expect(rule.allowed_origins).toBe('${var.import_upload_origins}');
+      expect(rule.expose_headers).toEqual(['ETag']);
+    });
+
     it('gives the service IMPORT_BUCKET and IMPORT_PREFIX (default imports/)', () => {
       const environment = String(localsOf(main).environment);
       expect(environment).toMatch(/IMPORT_BUCKET\s*=\s*aws_s3_bucket\.imports\.bucket/);
