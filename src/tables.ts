@@ -66,7 +66,10 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
   },
 };
 
-export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
+/** Whether a name is a table's canonical name (a key of TABLES, not one of Object's). */
+export const isTableName = (name: string): name is TableName => Object.hasOwn(TABLES, name);
+
+export const TABLE_NAMES: readonly TableName[] = Object.keys(TABLES).filter(isTableName);
 
 /** The table names in dictionary order, in words: `departments, jobs or hired_employees` (each name + `suffix`). */
 export function tableList(conjunction: 'and' | 'or', suffix = ''): string {
@@ -78,7 +81,7 @@ export function tableList(conjunction: 'and' | 'or', suffix = ''): string {
 export const TABLE_ALIASES: Readonly<Record<string, TableName>> = { employees: 'hired_employees' };
 
 export function resolveTable(name: string): TableDef | undefined {
-  const canonical = (TABLE_NAMES as string[]).includes(name) ? (name as TableName) : TABLE_ALIASES[name];
+  const canonical = isTableName(name) ? name : Object.hasOwn(TABLE_ALIASES, name) ? TABLE_ALIASES[name] : undefined;
   return canonical ? TABLES[canonical] : undefined;
 }
 

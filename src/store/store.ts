@@ -130,7 +130,8 @@ export interface TableCount {
   rows: number;
 }
 
-export type ReportRow = Record<string, string | number>;
+/** One row of a report: NULL (a name stored without one) is null. */
+export type ReportRow = Record<string, string | number | null>;
 
 /** The narrow interface the services use; only `store/` knows which database is behind it. */
 export interface Store {

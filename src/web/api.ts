@@ -1,4 +1,5 @@
 // The API as the dashboard sees it. Relative URLs, so the page also works behind a path prefix.
+import type { DepartmentHires, QuarterRow } from '../reports/report-rows.js';
 import { TABLE_ALIASES, TABLE_NAMES, tableList, type TableName } from '../tables.js';
 
 // The server's data dictionary, bundled: the page never restates the table list.
@@ -19,21 +20,9 @@ export interface UploadReport {
   errors: { line: number; reason: string }[];
 }
 
-/** A department or job stored without a name comes as null (see nameLabel). */
-export interface QuarterRow {
-  department: string | null;
-  job: string | null;
-  Q1: number;
-  Q2: number;
-  Q3: number;
-  Q4: number;
-}
-
-export interface DepartmentHires {
-  id: number;
-  department: string | null;
-  hired: number;
-}
+// The reports' rows as the server declares them (a department or job stored without a name is
+// null: see nameLabel). Types only: nothing of the server is bundled but the dictionary.
+export type { DepartmentHires, QuarterRow } from '../reports/report-rows.js';
 
 export interface UploadOptions {
   strict: boolean;
