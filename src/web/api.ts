@@ -1,24 +1,14 @@
 // The API as the dashboard sees it. Relative URLs, so the page also works behind a path prefix.
 import type { DepartmentHires, QuarterRow } from '../reports/report-rows.js';
+import type { UploadReport } from '../upload-record.js';
 import { TABLE_ALIASES, TABLE_NAMES, tableList, type TableName } from '../tables.js';
 
 // The server's data dictionary, bundled: the page never restates the table list.
 export { TABLE_ALIASES, TABLE_NAMES, tableList, type TableName };
 export const isTable = (name: string | null): name is TableName => (TABLE_NAMES as (string | null)[]).includes(name);
 
-export interface UploadReport {
-  upload_id: string;
-  table: string;
-  status: string;
-  received: number;
-  inserted: number;
-  updated: number;
-  rejected: number;
-  incomplete: number;
-  elapsed_ms: number;
-  dry_run: boolean;
-  errors: { line: number; reason: string }[];
-}
+/** The answer of POST /upload and GET /uploads/{id}, as the server declares it (UploadReportSchema). */
+export type { UploadReport } from '../upload-record.js';
 
 // The reports' rows as the server declares them (a department or job stored without a name is
 // null: see nameLabel). Types only: nothing of the server is bundled but the dictionary.

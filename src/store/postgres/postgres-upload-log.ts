@@ -47,23 +47,10 @@ export async function insertUploadLog(client: PoolClient, record: UploadRecord, 
   await copyIn(client, 'COPY upload_rejects (upload_id, line, raw, reason) FROM STDIN', lines());
 }
 
-interface UploadRow {
+/** The record as the uploads table holds it: its id and table under their column names. */
+interface UploadRow extends Omit<UploadRecord, 'upload_id' | 'table'> {
   id: string;
   table_name: UploadRecord['table'];
-  source: UploadRecord['source'];
-  status: UploadRecord['status'];
-  received: number;
-  inserted: number;
-  updated: number;
-  rejected: number;
-  incomplete: number;
-  batch_size: number;
-  strict: boolean;
-  dry_run: boolean;
-  on_conflict: UploadRecord['on_conflict'];
-  started_at: string;
-  elapsed_ms: number;
-  message: string | null;
 }
 
 export async function readUpload(pool: Pool, id: string): Promise<UploadRecord | undefined> {

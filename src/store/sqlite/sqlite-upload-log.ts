@@ -35,6 +35,7 @@ export async function insertUploadLog(db: Database.Database, record: UploadRecor
   for await (const r of rejects) insertReject.run(record.upload_id, r.line, r.raw, r.reason);
 }
 
+/** The record as the uploads table holds it: id and table under their column names, booleans as 0/1. */
 interface UploadRow extends Omit<UploadRecord, 'table' | 'upload_id' | 'strict' | 'dry_run'> {
   id: string;
   table_name: UploadRecord['table'];
