@@ -6,6 +6,7 @@ import { apiKeys, corsOrigins, trustProxy, type Config } from './config.js';
 import auth, { serializeRequest } from './plugins/auth.js';
 import errorHandler from './plugins/error-handler.js';
 import idempotency from './plugins/idempotency.js';
+import { uploadOrigins } from './imports/upload-url.js';
 import importRunner from './plugins/import-runner.js';
 import security from './plugins/security.js';
 import shutdown from './plugins/shutdown.js';
@@ -69,7 +70,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(errorHandler);
   await app.register(importRunner);
   await app.register(shutdown, { graceMs: config.SHUTDOWN_GRACE_MS });
-  await app.register(security, { corsOrigins: corsOrigins(config), writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE });
+  await app.register(security, {
+    corsOrigins: corsOrigins(config),
+    writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
+    uploadOrigins: uploadOrigins(config),
+  });
   await app.register(auth, { keys: apiKeys(config), publicReports: config.PUBLIC_REPORTS });
   await app.register(multipart, { limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10, parts: 20 } });
   await app.register(idempotency, { ttlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000, maxBodyBytes: config.UPLOAD_MAX_BYTES });

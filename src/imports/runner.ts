@@ -13,7 +13,13 @@ import { openSource, SourceError } from './sources.js';
 
 type RunnerConfig = Pick<
   Config,
-  'IMPORT_DIR' | 'AWS_ENDPOINT_URL_S3' | 'IMPORT_CONCURRENCY' | 'IMPORT_LEASE_MS' | 'CSV_MAX_RECORD_BYTES' | 'CSV_MAX_FIELDS'
+  | 'IMPORT_DIR'
+  | 'AWS_ENDPOINT_URL_S3'
+  | 'IMPORT_CONCURRENCY'
+  | 'IMPORT_LEASE_MS'
+  | 'IMPORT_RANGE_BYTES'
+  | 'CSV_MAX_RECORD_BYTES'
+  | 'CSV_MAX_FIELDS'
 >;
 
 /** Why a running job stops before its end. */

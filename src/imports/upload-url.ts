@@ -82,6 +82,22 @@ function bucketOf(config: UploadConfig): string {
   return bucket;
 }
 
+/**
+ * The origins presigned URLs point to, for the dashboard's Content-Security-Policy (connect-src):
+ * the S3-compatible endpoint when one is set, else the bucket's virtual-hosted AWS names (the
+ * region's when AWS_REGION is known, as on ECS and App Runner). None without IMPORT_BUCKET.
+ */
+export function uploadOrigins(config: UploadConfig): string[] {
+  const bucket = config.IMPORT_BUCKET.trim();
+  if (bucket === '') return [];
+  const endpoint = config.AWS_ENDPOINT_URL_S3.trim();
+  if (endpoint !== '') return [new URL(endpoint).origin];
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  return region === undefined
+    ? [`https://${bucket}.s3.amazonaws.com`, 'https://*.amazonaws.com']
+    : [`https://${bucket}.s3.amazonaws.com`, `https://${bucket}.s3.${region}.amazonaws.com`];
+}
+
 /** The presigned upload of one file, under `IMPORT_PREFIX/<date>/<random>/<name>` (never another's key). */
 export async function presignUpload(
   config: UploadConfig,

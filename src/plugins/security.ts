@@ -10,6 +10,8 @@ export interface SecurityOptions {
   corsOrigins: string[];
   /** Writes per client address and minute. */
   writesPerMinute: number;
+  /** Where the dashboard may PUT files besides the service itself: the import bucket's origins. */
+  uploadOrigins?: string[];
 }
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -26,14 +28,14 @@ export default fp(
       contentSecurityPolicy: {
         // The service is often reached over plain HTTP (loopback, behind a TLS proxy): upgrading
         // the dashboard's and Swagger UI's own requests to https would break them.
-        directives: { upgradeInsecureRequests: null },
+        directives: { upgradeInsecureRequests: null, connectSrc: ["'self'", ...(options.uploadOrigins ?? [])] },
       },
     });
 
     await app.register(cors, {
       // false: no Access-Control-* header at all, so browsers keep other origins out.
       origin: options.corsOrigins.length === 0 ? false : options.corsOrigins.includes('*') ? '*' : options.corsOrigins,
-      methods: ['GET', 'HEAD', 'POST'],
+      methods: ['GET', 'HEAD', 'POST', 'DELETE'],
       allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'idempotency-key'],
       exposedHeaders: ['x-request-id', 'retry-after', 'content-disposition', 'idempotent-replayed'],
       maxAge: 600,

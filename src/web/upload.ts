@@ -1,6 +1,7 @@
 // The "Load data" section: files (picked or dropped), their tables, options, the upload with a
 // progress bar per file, then each upload's report.
 import { ApiError, TABLE_ALIASES, TABLE_NAMES, uploadFile, type TableName } from './api.js';
+import { directUploadFrom, importThroughS3 } from './direct-upload.js';
 import { byId, formatBytes, h, say } from './dom.js';
 import { errorCard, reportCard } from './upload-report.js';
 
@@ -193,14 +194,25 @@ export function setupUpload(onLoaded: () => Promise<void>): void {
       for (const [index, entry] of queue.entries()) {
         say(status, `Uploading ${entry.file.name} (${index + 1} of ${queue.length})…`);
         try {
-          const report = await uploadFile(entry.table.value as TableName, entry.file, settings, (sent, total) => {
+          const table = entry.table.value as TableName;
+          const showSent = (sent: number, total: number, where = ''): void => {
             const percent = total === 0 ? 100 : Math.floor((sent / total) * 100);
             entry.progress.value = percent;
             entry.progressText.textContent =
               percent >= 100
                 ? '100% sent · the server is checking the rows…'
-                : `${percent}% · ${formatBytes(sent)} of ${formatBytes(total)}`;
-          });
+                : `${percent}%${where} · ${formatBytes(sent)} of ${formatBytes(total)}`;
+          };
+          // Big files through S3 and an import job when the server has a bucket; else POST /upload.
+          const direct =
+            entry.file.size >= directUploadFrom(location.search)
+              ? await importThroughS3(table, entry.file, settings, (phase, done, total, records) => {
+                  if (phase === 'sending') return showSent(done, total, ' sent to S3');
+                  entry.progress.value = total === 0 ? 100 : Math.floor((done / total) * 100);
+                  entry.progressText.textContent = `Importing · ${(records ?? 0).toLocaleString('en')} rows read · ${entry.progress.value}%`;
+                })
+              : undefined;
+          const report = direct ?? (await uploadFile(table, entry.file, settings, showSent));
           entry.progress.value = 100;
           entry.progressText.textContent = `100% · ${report.dry_run ? 'checked (dry run)' : 'loaded'}`;
           results.append(reportCard(entry.file.name, report, settings.apiKey));

@@ -23,6 +23,9 @@ export interface TestS3 {
 /** s3rver accepts requests signed with this key pair. */
 const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
+/** What the Terraform bucket's CORS rule allows (terraform/s3.tf): browsers PUT and read ETag. */
+const CORS = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3600</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+
 export async function startS3(bucket = 'hr-imports'): Promise<TestS3> {
   const directory = mkdtempSync(join(tmpdir(), 's3rver-'));
   const server = new S3rver({
@@ -31,7 +34,7 @@ export async function startS3(bucket = 'hr-imports'): Promise<TestS3> {
     silent: true,
     directory,
     vhostBuckets: false,
-    configureBuckets: [{ name: bucket, configs: [] }],
+    configureBuckets: [{ name: bucket, configs: [CORS] }],
   });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
