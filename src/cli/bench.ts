@@ -13,6 +13,7 @@ import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { postgresReference, sqliteReference, type Reference } from './bench/references.js';
 import { checkTargets, figuresTable, targetsTable } from './bench/report.js';
 import { benchBackend, type BackendResult, type Files } from './bench/run.js';
+import { importTable } from './bench/import.js';
 import { restoreTable } from './bench/restore.js';
 
 const log = (message: string): void => console.error(`[bench] ${message}`);
@@ -114,6 +115,8 @@ async function main(): Promise<void> {
   console.log(`\n${figuresTable(results)}\n\n${targetsTable(checks)}\n`);
   const restores = restoreTable(results);
   if (restores !== '') console.log(`${restores}\n`);
+  const imports = importTable(results);
+  if (imports !== '') console.log(`${imports}\n`);
   for (const s of skipped) console.log(`skipped ${s.backend}: ${String(s.reason)}`);
   console.log(`machine: ${info.cores} × ${info.cpu}, ${info.memory_gb} GB, Node ${info.node}, SQLite ${info.sqlite_library}`);
   console.log(`results: ${path}`);

@@ -76,6 +76,10 @@ describe('npm run bench (smoke run, 2,000 rows, SQLite)', () => {
     // The restore part: the uploaded rows restored over the table, beside /health.
     expect(sqlite.restore.rows_per_s).toBeGreaterThan(0);
     expect(sqlite.restore.health.count).toBeGreaterThan(0);
+    // The import part: the file imported from S3 (s3rver) as a job, beside the same upload.
+    expect(sqlite.import).toMatchObject({ upload_runs_ms: [expect.any(Number)], import_runs_ms: [expect.any(Number)] });
+    expect(sqlite.import.vs_upload).toBeGreaterThan(0);
+    expect(stdout).toMatch(/S3 import job vs HTTP upload/);
     expect(result.targets.length).toBeGreaterThan(5);
   });
 });

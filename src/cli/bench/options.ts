@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { BackendName } from './databases.js';
 
-export const PARTS = ['upload', 'memory', 'latency', 'throughput', 'during', 'restore'] as const;
+export const PARTS = ['upload', 'memory', 'latency', 'throughput', 'during', 'restore', 'import'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchOptions {

@@ -5,6 +5,7 @@ import type { BenchOptions } from './options.js';
 import { latencyDuring, reportLatency, throughput, type ReportLatency, type Throughput, type EndpointName } from './probes.js';
 import { compare, type Comparisons } from './comparisons.js';
 import type { Reference } from './references.js';
+import { benchImport, type ImportFigures } from './import.js';
 import { benchRestore, type RestoreFigures } from './restore.js';
 import { startServer, type RunningServer } from './server.js';
 import { median, round, type LatencySummary } from './stats.js';
@@ -52,6 +53,8 @@ export interface BackendResult {
   throughput?: Record<EndpointName, Throughput>;
   during?: { upload_ms: number; latency: Record<EndpointName, LatencySummary> };
   restore?: RestoreFigures;
+  /** The S3 import job against the HTTP upload; a string when the part could not run. */
+  import?: ImportFigures | string;
 }
 
 const fresh = (backend: BackendName, options: BenchOptions): Promise<FreshDatabase> =>
@@ -198,5 +201,6 @@ export async function benchBackend(
     }
   }
   if (parts.has('restore')) result.restore = await benchRestore(backend, rows, files, options);
+  if (parts.has('import')) result.import = await benchImport(backend, rows, files, options);
   return result;
 }

@@ -12,6 +12,8 @@ export interface ServerOptions {
   databaseUrl: string;
   /** Extra flags for node, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** Extra environment (the import part's S3 endpoint and keys). */
+  env?: Record<string, string>;
 }
 
 /** A running server process on a random loopback port. */
@@ -64,6 +66,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Request logs would cost the server more than the requests themselves under load.
       LOG_LEVEL: 'warn',
       API_KEY: '',
+      ...options.env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -1,4 +1,4 @@
-// s3rver ships no types: the part of its API the tests use.
+// s3rver ships no types: the part of its API the tests and the bench use.
 declare module 's3rver' {
   import type { AddressInfo } from 'node:net';
 
