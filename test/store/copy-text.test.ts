@@ -1,8 +1,22 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyLine, copyText } from '../../src/store/postgres/copy-text.js';
+import { copyLine, copyLineFor, copyText, CopyWriter } from '../../src/store/postgres/copy-text.js';
 import type { TestDatabase } from '../helpers/backends.js';
 import { postgresBackend } from '../helpers/postgres.js';
+
+describe('copyLineFor', () => {
+  it('writes what copyLine writes for stored rows: text escaped, NULL as \\N, numbers and instants as they are', () => {
+    const line = copyLineFor(['integer', 'text', 'datetime', 'integer', 'integer']);
+    const rows = [
+      [1, 'Ann', '2021-01-01T00:00:00Z', 2, 3],
+      [2, 'tab\there, back\\slash, new\nline, cr\r', '2021-01-01T00:00:00.123Z', null, 3],
+      [3, null, null, null, null],
+      [4, 'nul \0 kept out', '2021-01-01T00:00:00Z', 1, null],
+    ];
+    for (const row of rows) expect(line(row)).toBe(copyLine(row));
+    expect(line(rows[1]!)).toBe('2\ttab\\there, back\\\\slash, new\\nline, cr\\r\t2021-01-01T00:00:00.123Z\t\\N\t3\n');
+  });
+});
 
 describe.skipIf(!postgresBackend.available)('copyText [postgres]', () => {
   let db: TestDatabase;
@@ -43,6 +57,35 @@ describe.skipIf(!postgresBackend.available)('copyText [postgres]', () => {
       expect(await copyText(client, 'COPY t (id, name) FROM STDIN', copyLine([4, 'four']))).toBe(1);
       await client.query('COMMIT');
       expect((await client.query('SELECT COUNT(*)::int AS n FROM t')).rows).toEqual([{ n: 4 }]);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('CopyWriter: one COPY written piece by piece; a unique violation part-way ends it, what comes after is dropped, the connection goes on', async () => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SAVEPOINT s');
+      const writer = new CopyWriter(client, 'COPY t (id, name) FROM STDIN');
+      // Id 4 is stored (the test above): the server stops the COPY while pieces are still coming.
+      for (let piece = 0; piece < 40; piece++) {
+        let text = piece === 2 ? copyLine([4, 'again']) : '';
+        for (let id = 1000 + piece * 10_000; id < 1000 + (piece + 1) * 10_000; id++) text += copyLine([id, `a name long enough ${id}`]);
+        await writer.write(Buffer.from(text));
+      }
+      // The error comes when the server reaches the row; whatever was written after it is dropped.
+      expect(await writer.end().catch((error: unknown) => error)).toMatchObject({ code: '23505' });
+      expect(writer.failure).toMatchObject({ code: '23505' });
+      await writer.write(Buffer.from(copyLine([8, 'too late'])));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await client.query('ROLLBACK TO SAVEPOINT s');
+      const second = new CopyWriter(client, 'COPY t (id, name) FROM STDIN');
+      await second.write(Buffer.from(copyLine([5, 'five']) + copyLine([6, 'six'])));
+      await second.write(Buffer.from(copyLine([7, 'seven'])));
+      expect(await second.end()).toBe(3);
+      await client.query('COMMIT');
+      expect((await client.query('SELECT COUNT(*)::int AS n FROM t')).rows).toEqual([{ n: 7 }]);
     } finally {
       client.release();
     }

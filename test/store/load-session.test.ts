@@ -194,6 +194,26 @@ for (const c of CASES) {
       expect(await stored('hired_employees')).toEqual([{ id: 10, name: 'e', datetime: t, department_id: 1, job_id: 1 }]);
     });
 
+    // On PostgreSQL the fast path keeps a segment's raw records unescaped, beside its COPY text,
+    // for a replay: a duplicate replays them through staging, byte for byte, lines and counts kept.
+    it('rejects a duplicate with its raw record as sent, and counts incomplete rows, when a segment is replayed', async () => {
+      await store.reset();
+      const names = ['tab\there', 'back\\slash \\N', 'new\nline\r\n', '"quoted", comma', 'Ünïcødé ✓ 𝄞', '\\.', null];
+      const rows = names.map((n, i) => staged(i + 1, [i + 1, n]));
+      for (let id = 8; id <= 3000; id++) rows.push(staged(id, [id, id % 10 === 0 ? null : `job ${id}`]));
+      const repeated = names.map((n, i) => ({ ...staged(3001 + i, [i + 1, n]), raw: `${i + 1},${n ?? ''} again ✓` }));
+      rows.push(...repeated, staged(3008, [3008, null]));
+      const outcome = await commit('jobs', rows, {}, 250);
+      expect(outcome).toEqual({
+        inserted: 3001,
+        updated: 0,
+        // Ids 7, 10, 20, …, 3000 and 3008; the repeated null (line 3007) is rejected, not counted.
+        incomplete: 1 + 300 + 1,
+        rejected: repeated.map((r) => ({ line: r.line, raw: r.raw, reason: `duplicate id ${r.values[0]}` })),
+      });
+      expect((await stored('jobs')).slice(0, names.length).map((r) => r.job)).toEqual(names);
+    });
+
     it('keeps text as sent: tabs, backslashes, newlines, quotes and non-ASCII', async () => {
       await store.reset();
       const names = ['tab\there', 'back\\slash \\N', 'new\nline\r\n', '"quoted", comma', 'Ünïcødé ✓ 𝄞', '\\.'];

@@ -132,11 +132,13 @@ describe.skipIf(!postgresBackend.available)('PostgresStore', () => {
           req.on('error', reject);
         });
         req.write(rows(1, 500));
-        // The upload's connection: idle in its transaction, waiting for the rest of the body.
+        // The upload's connection, waiting for the rest of the body: in its COPY, which stays open
+        // while rows come, or idle in its transaction between statements.
         let pid: number | undefined;
         for (let i = 0; i < 200 && pid === undefined; i++) {
           const { rows: found } = await adminQuery(
-            `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle in transaction%' AND (query LIKE 'COPY %' OR query LIKE 'SAVEPOINT %')`,
+            `SELECT pid FROM pg_stat_activity WHERE application_name = $1
+               AND ((state = 'active' AND query LIKE 'COPY %') OR (state LIKE 'idle in transaction%' AND (query LIKE 'COPY %' OR query LIKE 'SAVEPOINT %')))`,
             [name],
           );
           pid = (found[0] as { pid: number } | undefined)?.pid;

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import type { ColumnType } from '../../tables.js';
 
 export type CopyValue = string | number | boolean | null;
 
@@ -17,6 +18,25 @@ export function copyField(value: CopyValue): string {
   if (value === null) return '\\N';
   if (typeof value !== 'string') return String(value);
   return SPECIAL.test(value) ? value.replace(/[\\\n\r\t\0]/g, (c) => ESCAPES[c]!) : value;
+}
+
+/**
+ * A row writer for one table's columns, in COPY's text format, newline included: the bulk load's
+ * per-row work. Only text columns are searched for characters to escape; a stored integer is a
+ * number and a stored instant canonical UTC text (`YYYY-MM-DDTHH:MM:SS[.mmm]Z`), which hold none.
+ * Measured on 1M generated rows: a third less time than copyLine.
+ */
+export function copyLineFor(types: readonly ColumnType[]): (values: readonly CopyValue[]) => string {
+  const plain = types.map((t) => t !== 'text');
+  return (values) => {
+    let line = '';
+    for (let i = 0; i < plain.length; i++) {
+      const v = values[i];
+      const field = v === null || v === undefined ? '\\N' : typeof v !== 'string' ? String(v) : plain[i] ? v : copyField(v);
+      line = i === 0 ? field : line + '\t' + field;
+    }
+    return line + '\n';
+  };
 }
 
 /** One row in COPY's text format, newline included. */
@@ -73,4 +93,58 @@ export function copyText(client: PoolClient, sql: string, text: string | readonl
       stream.end();
     }
   });
+}
+
+/**
+ * A `COPY … FROM STDIN` (text format) kept open while its text is produced: pieces are written
+ * as they are made, so the server parses and inserts rows while the next are built, and `write`
+ * waits while the socket is full (the server sets the pace; nothing piles up in memory). Like
+ * copyText, it survives the server stopping the COPY part-way (a unique violation): `failure`
+ * holds the error, later pieces are dropped, and `end` rejects with it.
+ */
+export class CopyWriter {
+  private readonly stream: ReturnType<typeof copyFrom>;
+  private readonly done: Promise<number>;
+  /** The COPY's error, once the server (or the connection) has ended it with one. */
+  failure: unknown;
+  private ended = false;
+
+  constructor(client: PoolClient, sql: string) {
+    const stream = client.query(copyFrom(sql));
+    this.stream = stream;
+    this.done = new Promise((resolve, reject) => {
+      stream.once('error', (error) => {
+        this.failure ??= error;
+        queueMicrotask(() => {
+          (stream as unknown as { connection: unknown }).connection = DROPPED;
+        });
+        reject(error);
+      });
+      stream.once('finish', () => resolve(stream.rowCount));
+    });
+    // Observed now so a failure never goes unhandled; `end` returns it.
+    this.done.catch(() => undefined);
+  }
+
+  /** Writes a piece; resolves once the stream takes more (at once when the COPY has failed). */
+  async write(piece: Buffer): Promise<void> {
+    if (this.failure !== undefined || this.ended) return;
+    if (this.stream.write(piece)) return;
+    await new Promise<void>((resolve) => {
+      const go = (): void => {
+        this.stream.off('drain', go);
+        this.stream.off('error', go);
+        resolve();
+      };
+      this.stream.once('drain', go);
+      this.stream.once('error', go);
+    });
+  }
+
+  /** Ends the COPY; resolves with its rows once the server has them, or rejects with its failure. */
+  end(): Promise<number> {
+    if (!this.ended && this.failure === undefined) this.stream.end();
+    this.ended = true;
+    return this.done;
+  }
 }

@@ -1,16 +1,13 @@
 import type { PoolClient } from 'pg';
-import type { ColumnType, TableDef } from '../../tables.js';
-import { quoteIdent } from '../ddl.js';
+import { primaryKeyOf, TABLES, type TableDef } from '../../tables.js';
+import { quoteIdent, SQL_TYPES } from '../ddl.js';
 import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
-import { copyField, copyIn, copyLine, copyText } from './copy-text.js';
+import { copyField, copyIn, copyLineFor, CopyWriter, type CopyValue } from './copy-text.js';
 import { mapPgError } from './errors.js';
-import { HireCountTally, MAX_KEYS } from './hire-count-tally.js';
+import { HireCountTally } from './hire-count-tally.js';
 import { lockWithin } from './pool-budget.js';
 import { throwIfGone } from '../write-turns.js';
 import { insertUploadLog } from './postgres-upload-log.js';
-
-// The staging table's types, as ddl.ts gives the target's (it does not export its map).
-const STAGE_TYPES: Record<ColumnType, string> = { integer: 'BIGINT', text: 'TEXT', datetime: 'TIMESTAMPTZ' };
 
 /** Rows staged before they are applied, even if the file is longer: bounds the rejects held in memory. */
 export const APPLY_EVERY = 100_000;
@@ -34,22 +31,51 @@ const ANALYZE_AFTER = 10_000;
 const stageLine = (row: StagedRow, valuesLine: string): string =>
   `${row.line}\t${copyField(row.raw)}\t${copyField(row.incomplete)}\t${valuesLine}`;
 
+/**
+ * One chunk of a direct segment as it was sent, kept for a replay through staging: its COPY text,
+ * and the rest of a staging line kept raw (no escaping, no string per row) until a replay needs it.
+ */
+interface SentChunk {
+  /** The rows' target COPY text, one line per row (COPY text escapes newlines). */
+  text: Buffer;
+  /** The rows' raw records, one after the other. */
+  raw: Buffer;
+  /**
+   * Per row: its line * 2, plus 1 when it is incomplete, then its raw record's length (UTF-16
+   * units). One typed array, off the heap: kept for a whole segment, an array per field would be
+   * copied by every young-generation collection until promoted.
+   */
+  rows: Float64Array;
+}
+
+/** A sent chunk's rows as staging COPY text (line, raw, incomplete, values), for the replay. */
+function* stageText(chunks: readonly SentChunk[]): Iterable<string> {
+  for (const chunk of chunks) {
+    const values = chunk.text.toString().split('\n');
+    const raws = chunk.raw.toString();
+    let text = '';
+    for (let i = 0, at = 0; 2 * i < chunk.rows.length; i++) {
+      const raw = raws.slice(at, (at += chunk.rows[2 * i + 1]!));
+      const line = chunk.rows[2 * i]!;
+      text += `${Math.floor(line / 2)}\t${copyField(raw)}\t${line % 2 === 1 ? 't' : 'f'}\t${values[i]!}\n`;
+    }
+    yield text;
+  }
+}
+
 /** SQLSTATE unique_violation: a direct segment held an id already stored or repeated. */
 const UNIQUE_VIOLATION = '23505';
 
 /** Rows copied straight into the table under one savepoint, replayed through staging if that fails. */
 interface DirectSegment {
-  /** The same rows as staging COPY text (line, raw, incomplete, values), for the replay. */
-  stage: Buffer[];
+  /** Every chunk of the segment, sent or not, for the replay. */
+  chunks: SentChunk[];
   /** hired_employees: the segment's hires, added to the session's once it is released. */
   tally: HireCountTally | undefined;
   rows: number;
   incomplete: number;
-  /** Target COPY text not sent yet, and its rows. */
-  unsent: Buffer[];
-  unsentRows: number;
-  /** The first error of a COPY of this segment. */
-  failure: unknown;
+  /** The segment's one COPY into the table, open while its chunks come. */
+  copy: CopyWriter;
 }
 
 /** A pooled client held by a session; `release(error)` destroys it instead of pooling it. */
@@ -71,7 +97,8 @@ export interface HeldClient {
  * inserted and rejected, with the same lines and reasons.
  *
  * The staging path: chunks are copied (`COPY … FROM STDIN`) into
- * a temporary staging table that also holds each record's line and raw text; applying it is a few
+ * a temporary staging table (created when the session first needs it: never on a fast path that
+ * meets no duplicate) that also holds each record's line and raw text; applying it is a few
  * set-based statements: reference checks (strict), duplicates (the lowest line wins, or upsert
  * where the last line wins), one `INSERT … SELECT`.
  *
@@ -82,7 +109,13 @@ export interface HeldClient {
 export class PostgresLoadSession implements LoadSession {
   private readonly target: string;
   private readonly names: string[];
+  /** The primary key, quoted: what a duplicate is told by. */
+  private readonly key: string;
+  /** The staging tables exist (see ensureStaging). */
+  private staging = false;
   private readonly copySql: string;
+  /** A row's values as a line of COPY text. */
+  private readonly copyLine: (values: readonly CopyValue[]) => string;
   /** The COPY still in flight: the next chunk is parsed while the server takes this one. */
   private pending: Promise<void> | undefined;
   private staged = 0;
@@ -92,8 +125,6 @@ export class PostgresLoadSession implements LoadSession {
   private direct: boolean;
   private segment: DirectSegment | undefined;
   private readonly directCopySql: string;
-  /** Rows per direct COPY statement. */
-  private readonly directCopyRows: number;
   /**
    * hired_employees on the fast path: hires counted here and added to hire_counts before the
    * commit, the insert trigger's work being turned off for this transaction (migration 004).
@@ -113,10 +144,11 @@ export class PostgresLoadSession implements LoadSession {
   ) {
     this.target = quoteIdent(table.name);
     this.names = table.columns.map((c) => quoteIdent(c.name));
+    this.key = quoteIdent(primaryKeyOf(table).name);
+    this.copyLine = copyLineFor(table.columns.map((c) => c.type));
     this.copySql = `COPY ${STAGE} (line, raw, incomplete, ${this.names.join(', ')}) FROM STDIN`;
     this.direct = options.onConflict === 'reject' && !options.checkReferences;
     this.directCopySql = `COPY ${this.target} (${this.names.join(', ')}) FROM STDIN`;
-    this.directCopyRows = Math.max(1, Math.ceil(applyEvery / 5));
     this.tally = this.direct && table.name === 'hired_employees' ? new HireCountTally(table) : undefined;
   }
 
@@ -133,14 +165,9 @@ export class PostgresLoadSession implements LoadSession {
     lock: { deadline: number; signal?: AbortSignal } = { deadline: Number.MAX_SAFE_INTEGER },
   ): Promise<PostgresLoadSession> {
     const session = new PostgresLoadSession(held, table, options, applyEvery);
-    const columns = table.columns.map((c) => `${quoteIdent(c.name)} ${STAGE_TYPES[c.type]}`);
     try {
-      await held.client.query(
-        `BEGIN;
-         CREATE TEMP TABLE load_stage (line BIGINT NOT NULL, raw TEXT NOT NULL, incomplete BOOLEAN NOT NULL, ${columns.join(', ')}) ON COMMIT DROP;
-         CREATE TEMP TABLE load_rejected (line BIGINT NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL, incomplete BOOLEAN NOT NULL) ON COMMIT DROP` +
-          (session.tally === undefined ? '' : `; SET LOCAL hr.hire_counts_deferred = 'on'`),
-      );
+      await held.client.query('BEGIN' + (session.tally === undefined ? '' : `; SET LOCAL hr.hire_counts_deferred = 'on'`));
+      if (!session.direct) await session.ensureStaging();
       await lockWithin(held.client, `LOCK TABLE ${session.target} IN SHARE ROW EXCLUSIVE MODE`, lock.deadline);
       throwIfGone(lock.signal);
     } catch (error) {
@@ -150,11 +177,22 @@ export class PostgresLoadSession implements LoadSession {
     return session;
   }
 
+  /** Creates the staging tables (dropped at commit or rollback), once. */
+  private async ensureStaging(): Promise<void> {
+    if (this.staging) return;
+    const columns = this.table.columns.map((c) => `${quoteIdent(c.name)} ${SQL_TYPES.postgres[c.type]}`);
+    await this.held.client.query(
+      `CREATE TEMP TABLE load_stage (line BIGINT NOT NULL, raw TEXT NOT NULL, incomplete BOOLEAN NOT NULL, ${columns.join(', ')}) ON COMMIT DROP;
+       CREATE TEMP TABLE load_rejected (line BIGINT NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL, incomplete BOOLEAN NOT NULL) ON COMMIT DROP`,
+    );
+    this.staging = true;
+  }
+
   async write(rows: readonly StagedRow[]): Promise<LoadOutcome> {
     if (rows.length === 0) return empty();
     if (this.direct) return this.writeDirect(rows);
     let text = '';
-    for (const row of rows) text += stageLine(row, copyLine(row.values));
+    for (const row of rows) text += stageLine(row, this.copyLine(row.values));
     this.staged += rows.length;
     for (const row of rows) if (row.incomplete) this.stagedIncomplete++;
     const previous = this.pending;
@@ -185,50 +223,36 @@ export class PostgresLoadSession implements LoadSession {
       if (this.segment === undefined) {
         await this.held.client.query('SAVEPOINT direct_segment');
         this.segment = {
-          stage: [],
+          chunks: [],
           tally: this.tally === undefined ? undefined : new HireCountTally(this.table),
           rows: 0,
           incomplete: 0,
-          unsent: [],
-          unsentRows: 0,
-          failure: undefined,
+          copy: new CopyWriter(this.held.client, this.directCopySql),
         };
       }
       const segment = this.segment;
+      // One pass per row: its COPY line, and what a replay would need besides, kept as it is.
       let target = '';
-      let stage = '';
-      for (const row of rows) {
-        const line = copyLine(row.values);
-        target += line;
-        stage += stageLine(row, line);
+      let raw = '';
+      const kept = new Float64Array(2 * rows.length);
+      const tally = segment.tally;
+      const copyLine = this.copyLine;
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        target += copyLine(row.values);
+        raw += row.raw;
+        kept[2 * i] = row.line * 2 + (row.incomplete ? 1 : 0);
+        kept[2 * i + 1] = row.raw.length;
         if (row.incomplete) segment.incomplete++;
-        segment.tally?.count(row.values);
+        tally?.count(row.values);
       }
-      // Bytes, not the string: it would be built of slices that keep whole pieces of the body alive.
-      segment.stage.push(Buffer.from(stage));
+      // Bytes, not the strings: they would be built of slices that keep whole pieces of the body alive.
+      const text = Buffer.from(target);
+      segment.chunks.push({ text, raw: Buffer.from(raw), rows: kept });
       segment.rows += rows.length;
-      segment.unsent.push(Buffer.from(target));
-      segment.unsentRows += rows.length;
-      if (segment.unsentRows >= this.directCopyRows) await this.sendDirect(segment);
-      return segment.failure !== undefined || segment.rows >= this.applyEvery ? this.closeSegment() : empty();
+      await segment.copy.write(text);
+      return segment.copy.failure !== undefined || segment.rows >= this.applyEvery ? this.closeSegment() : empty();
     });
-  }
-
-  /** Starts a COPY of the segment's unsent rows and waits for the one before it (one in flight). */
-  private async sendDirect(segment: DirectSegment): Promise<void> {
-    const text = segment.unsent;
-    segment.unsent = [];
-    segment.unsentRows = 0;
-    const previous = this.pending;
-    if (segment.failure === undefined && text.length > 0) {
-      this.pending = copyText(this.held.client, this.directCopySql, text).then(
-        () => undefined,
-        (error: unknown) => {
-          segment.failure ??= error;
-        },
-      );
-    }
-    await previous;
   }
 
   /**
@@ -239,25 +263,28 @@ export class PostgresLoadSession implements LoadSession {
     const segment = this.segment;
     if (segment === undefined) return empty();
     return this.guard(async () => {
-      await this.sendDirect(segment);
-      await this.settle();
+      const failure = await segment.copy.end().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       this.segment = undefined;
       const q = (sql: string) => this.held.client.query(sql);
-      if (segment.failure === undefined) {
+      if (failure === undefined) {
         await q('RELEASE SAVEPOINT direct_segment');
         if (this.tally !== undefined && segment.tally !== undefined) {
           this.tally.absorb(segment.tally);
-          if (this.tally.size >= MAX_KEYS) await this.tally.flush(this.held.client);
+          if (this.tally.full) await this.tally.flush(this.held.client);
         }
         this.copiedDirect += segment.rows;
         return { inserted: segment.rows, updated: 0, incomplete: segment.incomplete, rejected: [] };
       }
-      if ((segment.failure as { code?: unknown }).code !== UNIQUE_VIOLATION) throw segment.failure;
+      if ((failure as { code?: unknown }).code !== UNIQUE_VIOLATION) throw failure;
       await q('ROLLBACK TO SAVEPOINT direct_segment');
       await q('RELEASE SAVEPOINT direct_segment');
       this.direct = false;
       await this.stopDeferring();
-      await copyIn(this.held.client, this.copySql, segment.stage);
+      await this.ensureStaging();
+      await copyIn(this.held.client, this.copySql, stageText(segment.chunks));
       this.staged += segment.rows;
       this.stagedIncomplete += segment.incomplete;
       return this.apply();
@@ -301,6 +328,7 @@ export class PostgresLoadSession implements LoadSession {
     return this.guard(async () => {
       await this.settle();
       if (this.staged === 0) return empty();
+      await this.ensureStaging();
       const q = (sql: string) => this.held.client.query(sql);
       const outcome = empty();
       let inserted: number;
@@ -348,7 +376,8 @@ export class PostgresLoadSession implements LoadSession {
           if (c.references === undefined) return [];
           const column = `s.${quoteIdent(c.name)}`;
           return [
-            `WHEN ${column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(c.references)} AS x WHERE x.id = ${column}) ` +
+            `WHEN ${column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(c.references)} AS x ` +
+              `WHERE x.${quoteIdent(primaryKeyOf(TABLES[c.references]).name)} = ${column}) ` +
               `THEN '${c.name.replaceAll("'", "''")} ' || ${column} || ' does not exist'`,
           ];
         })
@@ -362,15 +391,17 @@ export class PostgresLoadSession implements LoadSession {
    */
   private rejectDuplicatesSql(): string {
     // A join, not EXISTS under OR: that would hash every stored id for each apply.
+    const key = this.key;
+    const duplicate = `duplicate ${primaryKeyOf(this.table).name.replaceAll("'", "''")} `;
     return `INSERT INTO ${REJECTED} (line, raw, reason, incomplete)
-      SELECT c.line, c.raw, COALESCE(c.missing, 'duplicate id ' || c.id), c.incomplete
+      SELECT c.line, c.raw, COALESCE(c.missing, '${duplicate}' || c.pk), c.incomplete
       FROM (
-        SELECT line, raw, id, incomplete, missing,
-               row_number() OVER (PARTITION BY id, missing IS NULL ORDER BY line) AS occurrence
-        FROM (SELECT s.line, s.raw, s.id, s.incomplete, ${this.missingReferenceSql()} AS missing FROM ${STAGE} AS s) AS checked
+        SELECT line, raw, pk, incomplete, missing,
+               row_number() OVER (PARTITION BY pk, missing IS NULL ORDER BY line) AS occurrence
+        FROM (SELECT s.line, s.raw, s.${key} AS pk, s.incomplete, ${this.missingReferenceSql()} AS missing FROM ${STAGE} AS s) AS checked
       ) AS c
-      LEFT JOIN ${this.target} AS t ON t.id = c.id
-      WHERE c.missing IS NOT NULL OR c.occurrence > 1 OR t.id IS NOT NULL`;
+      LEFT JOIN ${this.target} AS t ON t.${key} = c.pk
+      WHERE c.missing IS NOT NULL OR c.occurrence > 1 OR t.${key} IS NOT NULL`;
   }
 
   private rejectMissingReferencesSql(): string {
@@ -386,19 +417,20 @@ export class PostgresLoadSession implements LoadSession {
    * `stored` is read in the statement's snapshot, before its own insert.
    */
   private upsertSql(): string {
+    const key = this.key;
     const set = this.names
-      .slice(1)
+      .filter((n) => n !== key)
       .map((n) => `${n} = EXCLUDED.${n}`)
       .join(', ');
     return `WITH latest AS MATERIALIZED (
-        SELECT DISTINCT ON (s.id) ${this.columnsOf('s')}, EXISTS (SELECT 1 FROM ${this.target} AS t WHERE t.id = s.id) AS stored
+        SELECT DISTINCT ON (s.${key}) ${this.columnsOf('s')}, EXISTS (SELECT 1 FROM ${this.target} AS t WHERE t.${key} = s.${key}) AS stored
         FROM ${STAGE} AS s
         WHERE NOT EXISTS (SELECT 1 FROM ${REJECTED} AS r WHERE r.line = s.line)
-        ORDER BY s.id, s.line DESC
+        ORDER BY s.${key}, s.line DESC
       ), upserted AS (
         INSERT INTO ${this.target} (${this.names.join(', ')})
         SELECT ${this.names.join(', ')} FROM latest
-        ON CONFLICT (id) DO ${set === '' ? 'NOTHING' : `UPDATE SET ${set}`}
+        ON CONFLICT (${key}) DO ${set === '' ? 'NOTHING' : `UPDATE SET ${set}`}
         RETURNING 1
       )
       -- A data-modifying WITH runs to completion whether or not it is read.
@@ -433,6 +465,8 @@ export class PostgresLoadSession implements LoadSession {
     if (failure !== undefined && broken === undefined) {
       try {
         await this.pending?.catch(() => undefined);
+        // A COPY still open holds the connection: ended (its rows go with the rollback) first.
+        await this.segment?.copy.end().catch(() => undefined);
         await this.held.client.query('ROLLBACK');
       } catch (error) {
         broken = error;
