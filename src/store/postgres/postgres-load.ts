@@ -90,11 +90,12 @@ export interface HeldClient {
  * One upload's transaction on one pooled connection.
  *
  * The fast path (on_conflict=reject without reference checks, the common bulk load): chunks are
- * copied straight into the table, a few COPY statements per segment of `applyEvery` rows, each
- * segment under a savepoint. When a segment hits a unique violation (an id stored or repeated), it
- * is rolled back to its savepoint and replayed through the staging path below, which finds each
- * rejected line; the rest of the upload then stays on that path. Either way the same rows are
- * inserted and rejected, with the same lines and reasons.
+ * copied straight into the table, one COPY per segment of `applyEvery` rows written as the chunks
+ * come (the server inserts while the next are parsed), each segment under a savepoint. When a
+ * segment hits a unique violation (an id stored or repeated), it is rolled back to its savepoint
+ * and replayed through the staging path below, which finds each rejected line; the rest of the
+ * upload then stays on that path. Either way the same rows are inserted and rejected, with the
+ * same lines and reasons.
  *
  * The staging path: chunks are copied (`COPY … FROM STDIN`) into
  * a temporary staging table (created when the session first needs it: never on a fast path that
