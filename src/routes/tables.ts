@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { errorResponses } from '../schemas.js';
+import { clientSignal } from './idle-timeout.js';
 
 const HealthSchema = Type.Object({ status: Type.Literal('ok'), database: Type.String() });
 
@@ -32,8 +33,9 @@ export default async function tableRoutes(fastify: FastifyInstance): Promise<voi
         response: { 200: Type.Object({ reset: Type.Boolean(), tables: Type.Array(Type.String()) }), ...errorResponses(401, 429, 503) },
       },
     },
-    async () => {
-      await app.store.reset();
+    async (request, reply) => {
+      // A client gone while the reset waits for its write turn: the reset never runs.
+      await app.store.reset({ signal: clientSignal(request, reply) });
       return { reset: true, tables: (await app.store.countRows()).map((t) => t.name) };
     },
   );

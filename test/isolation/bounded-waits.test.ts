@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
@@ -8,6 +9,19 @@ import { openUpload, sendAndLeave } from './support.js';
 
 /** Small, so the test sees the deadline; the production default is 30 s. */
 const QUEUE_MS = 1000;
+
+/** Sends a whole text/csv upload on a raw socket, then leaves before any answer. */
+async function uploadAndLeave(baseUrl: string, path: string, csv: string): Promise<void> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect({ host: hostname, port: Number(port) });
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: text/csv\r\nContent-Length: ${Buffer.byteLength(csv)}\r\n\r\n${csv}`,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  socket.destroy();
+}
 
 const hire = (id: number) => ({ id, name: `Hire ${id}`, datetime: '2022-03-01T00:00:00Z', department_id: 2, job_id: 2 });
 
@@ -59,6 +73,18 @@ for (const backend of BACKENDS) {
       const ids = await storedIds();
       expect(ids).toContain(201);
       expect(ids).not.toContain(200);
+    });
+
+    it('an upload and a reset whose clients went away before their turn never run', async () => {
+      const upload = await holdWriter();
+      await uploadAndLeave(url, '/upload/hired_employees', `${hire(300).id},Gone,2021-01-01T00:00:00Z,1,1\n`);
+      await sendAndLeave(url, 'POST', '/reset-db', {});
+      expect((await upload.finish('')).status).toBe(200);
+      // Both waited behind the held upload and were dropped there: the rows are as they were.
+      const ids = await storedIds();
+      expect(ids).not.toContain(300);
+      expect(ids).toContain(201);
+      expect(ids.length).toBeGreaterThan(0);
     });
   });
 }
