@@ -19,7 +19,7 @@ export function millisFromInstant(text: string): number | undefined {
 
 /**
  * Avro's `timestamp-millis` (a long, milliseconds since the epoch, UTC) read and written as the
- * stored canonical UTC text (`2021-11-07T02:48:42Z`, with `.mmm` when not zero), so a restored
+ * stored canonical UTC text (`2021-11-07T02:48:42.000Z`, always with milliseconds), so a restored
  * row is byte for byte the row that was backed up.
  */
 export class TimestampMillis extends avro.types.LogicalType {

@@ -8,8 +8,10 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
 /**
- * Parses an ISO 8601 instant and returns it normalized to UTC (`YYYY-MM-DDTHH:MM:SS[.mmm]Z`),
- * or `undefined` when the text is not a real instant (`2021-02-30T10:00:00Z` is not).
+ * Parses an ISO 8601 instant and returns it normalized to UTC in the stored canonical form
+ * (`YYYY-MM-DDTHH:MM:SS.sssZ`, see formatInstant), or `undefined` when the text is not a real
+ * instant (`2021-02-30T10:00:00Z` is not). Digits past the milliseconds are truncated, not rounded:
+ * `…:59.9999Z` is `…:59.999Z`, never the next second (or the next year, on New Year's Eve).
  */
 export function normalizeInstant(text: string): string | undefined {
   if (text.length === 20) {
@@ -34,9 +36,9 @@ export function normalizeInstant(text: string): string | undefined {
     if (oh > 23 || om > 59) return undefined;
     offsetMinutes = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
   }
-  // Fast path: already canonical UTC with whole seconds, as in the historical files.
-  if (m[8] === 'Z' && m[6] !== undefined && m[7] === undefined && text[10] === 'T') return text;
-  const millis = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000);
+  // Fast path: UTC with whole seconds, as in the historical files.
+  if (m[8] === 'Z' && m[6] !== undefined && m[7] === undefined && text[10] === 'T') return wholeSeconds(text);
+  const millis = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
   date.setUTCHours(hour, minute, second, millis);
@@ -47,12 +49,18 @@ export function normalizeInstant(text: string): string | undefined {
   return formatInstant(utc);
 }
 
-/** Formats a Date as the stored canonical UTC text; milliseconds only when not zero. */
+/**
+ * Formats a Date as the stored canonical UTC text: always with milliseconds, so every stored
+ * instant has the same width (24 characters) and text order is time order (SQLite compares the
+ * text; `…:59Z` would sort after `…:59.5Z`).
+ */
 export function formatInstant(date: Date): string {
-  const iso = date.toISOString();
   // toISOString writes years beyond 9999 or below 0 with a sign; both are excluded upstream.
-  return iso.endsWith('.000Z') ? `${iso.slice(0, 19)}Z` : iso;
+  return date.toISOString();
 }
+
+/** `YYYY-MM-DDTHH:MM:SSZ` in the canonical form: `.000Z` added. */
+const wholeSeconds = (text: string): string => `${text.slice(0, 19)}.000Z`;
 
 const digitAt = (text: string, i: number): number => {
   const d = text.charCodeAt(i) - 48;
@@ -62,7 +70,7 @@ const two = (text: string, i: number): number => digitAt(text, i) * 10 + digitAt
 
 /**
  * The common case without the regular expression and its dozen capture strings per row:
- * `YYYY-MM-DDTHH:MM:SSZ`, already canonical, is returned as is when it is a real instant, or
+ * `YYYY-MM-DDTHH:MM:SSZ` is returned in the canonical form when it is a real instant, or
  * undefined when it is not; anything else is `other`, for the general parser. Same answers as
  * the general path for every 20-character text of that shape (test/ingest/instant.test.ts).
  */
@@ -88,5 +96,5 @@ function canonicalUtc(text: string): string | undefined | 'other' {
     return Number.isNaN(year + month + day + hour + minute + second) ? 'other' : undefined;
   }
   const maxDay = month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1]!;
-  return day > maxDay ? undefined : text;
+  return day > maxDay ? undefined : wholeSeconds(text);
 }

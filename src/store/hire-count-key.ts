@@ -21,7 +21,7 @@ export function hireCountColumns(table: TableDef): HireCountColumns {
 const digit = (text: string, i: number): number => text.charCodeAt(i) - 48;
 
 /**
- * `year * 4 + quarter - 1` of a stored instant (`YYYY-MM-DDTHH:MM:SS[.mmm]Z`, as the ingest
+ * `year * 4 + quarter - 1` of a stored instant (`YYYY-MM-DDTHH:MM:SS.sssZ`, as the ingest
  * normalizes it), read from its digits without parsing: the quarter is `(month + 2) / 3`, as in
  * the triggers. Only a cheap guard on the hot path: text that gives no year 1–9999 (a bug
  * upstream) throws; other malformed text is not detected.

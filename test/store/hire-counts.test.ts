@@ -118,15 +118,14 @@ describe.each([
     await expectExact();
     const moved = (await rows('SELECT datetime, department_id, job_id FROM hired_employees WHERE id IN (5, 30001) ORDER BY id')).map(
       (r) => ({
-        datetime:
-          (r.datetime as unknown) instanceof Date ? (r.datetime as unknown as Date).toISOString().replace('.000Z', 'Z') : r.datetime,
+        datetime: (r.datetime as unknown) instanceof Date ? (r.datetime as unknown as Date).toISOString() : r.datetime,
         department_id: Number(r.department_id),
         job_id: r.job_id === null ? null : Number(r.job_id),
       }),
     );
     expect(moved).toEqual([
-      { datetime: '2019-01-01T00:59:59Z', department_id: 11, job_id: null },
-      { datetime: '2021-11-15T00:00:00Z', department_id: 2, job_id: null },
+      { datetime: '2019-01-01T00:59:59.000Z', department_id: 11, job_id: null },
+      { datetime: '2021-11-15T00:00:00.000Z', department_id: 2, job_id: null },
     ]);
     // Within one 64-row INSERT: ids repeated a few rows later, as upserts, then as rejects.
     const repeats = (base: number, year: number) =>
