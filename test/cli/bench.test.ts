@@ -71,8 +71,16 @@ describe('npm run bench (smoke run, 2,000 rows, SQLite)', () => {
     // count) or is named as missing with how to install it.
     const { compared, skipped } = sqlite.upload.comparisons;
     expect(compared.length + skipped.length).toBe(2);
-    for (const c of compared) expect(c).toMatchObject({ median_ms: expect.any(Number), ratio: expect.any(Number) });
+    for (const c of compared) {
+      expect(c).toMatchObject({ median_ms: expect.any(Number), ratio: expect.any(Number), limit: expect.any(Number) });
+      // Run beside each of ours, not after them all.
+      expect(c.runs_ms).toHaveLength(sqlite.upload.runs.length);
+      expect(result.targets.map((t: { what: string }) => t.what)).toContain(`upload time / ${c.tool}`);
+    }
     for (const s of skipped) expect(s).toMatch(/not found: install it/);
+    // The ratio table: our upload against each reference, with issue 16's bound.
+    expect(stdout).toMatch(/\| ours ÷ reference/);
+    if (compared.length > 0) expect(stdout).toMatch(/\| sqlite 2k +\| sqlite3 \.import, PK-only table/);
     // The restore part: the uploaded rows restored over the table, beside /health.
     expect(sqlite.restore.rows_per_s).toBeGreaterThan(0);
     expect(sqlite.restore.health.count).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { UploadReport } from '../../upload-record.js';
 
 /** Keep-alive, as a real client polling the service would be. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -61,7 +62,7 @@ export async function getJson<T = unknown>(url: string): Promise<T> {
 
 export interface UploadResult {
   ms: number;
-  report: { status: string; received: number; inserted: number; rejected: number; incomplete: number; elapsed_ms: number };
+  report: UploadReport;
 }
 
 /**

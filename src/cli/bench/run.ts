@@ -3,7 +3,7 @@ import { freshPostgres, freshSqlite, type BackendName, type FreshDatabase } from
 import { uploadFile, type UploadResult } from './http.js';
 import type { BenchOptions } from './options.js';
 import { latencyDuring, reportLatency, throughput, type ReportLatency, type Throughput, type EndpointName } from './probes.js';
-import { compare, type Comparisons } from './comparisons.js';
+import { ComparisonRuns, type Comparisons } from './comparisons.js';
 import type { Reference } from './references.js';
 import { benchImport, type ImportFigures } from './import.js';
 import { benchRestore, type RestoreFigures } from './restore.js';
@@ -128,6 +128,7 @@ export async function benchBackend(
   const runs: UploadRun[] = [];
   const referenceMs: number[] = [];
   const referenceCpu: number[] = [];
+  const comparisons = parts.has('upload') ? new ComparisonRuns(backend, options.pgUrl, log) : undefined;
   for (let i = 0; i < loads; i++) {
     const { db, server } = await serverWithReferences(backend, options, files);
     try {
@@ -157,6 +158,7 @@ export async function benchBackend(
         `${reference.tool} run ${i + 1}/${loads}: ${(ref.ms / 1000).toFixed(2)} s${ref.cpu_s === undefined ? '' : ` (CPU ${ref.cpu_s.toFixed(2)} s)`}`,
       );
     }
+    await comparisons?.runOnce(files.hired_employees, rows, i + 1, loads);
   }
   if (parts.has('upload')) {
     const medianMs = median(runs.map((r) => r.ms));
@@ -174,7 +176,7 @@ export async function benchBackend(
     } else if (typeof reference === 'string') {
       result.upload.reference_skipped = reference;
     }
-    result.upload.comparisons = await compare(backend, rows, files.hired_employees, options.pgUrl, options.runs, medianMs, log);
+    if (comparisons !== undefined) result.upload.comparisons = comparisons.result(medianMs);
   }
   if (parts.has('memory') && runs.length > 0) {
     const worst = runs.reduce((a, b) => (b.peak_rss_mb > a.peak_rss_mb ? b : a));
