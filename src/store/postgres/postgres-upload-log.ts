@@ -10,6 +10,13 @@ const INSERT_UPLOAD = `INSERT INTO uploads (id, table_name, source, status, rece
 const LOG_PAGE = 1000;
 
 /**
+ * raw_bytes of a rejected line (migration 009): its UTF-8 bytes, as a bytea hex literal, when it
+ * holds a NUL, which text cannot (raw then holds it with U+FFFD); null otherwise. The line was
+ * decoded from valid UTF-8, so encoding it again gives the bytes that were sent.
+ */
+const rawBytes = (raw: string): string | null => (raw.includes('\0') ? `\\x${Buffer.from(raw, 'utf8').toString('hex')}` : null);
+
+/**
  * Writes an upload's report and its rejected rows (streamed through COPY, so a million rejected
  * rows never sit in memory); the caller owns the transaction.
  */
@@ -36,7 +43,7 @@ export async function insertUploadLog(client: PoolClient, record: UploadRecord, 
     let page = '';
     let n = 0;
     for await (const r of rejects) {
-      page += copyLine([record.upload_id, r.line, r.raw, r.reason]);
+      page += copyLine([record.upload_id, r.line, r.raw, r.reason, rawBytes(r.raw)]);
       if (++n % LOG_PAGE === 0) {
         yield page;
         page = '';
@@ -44,7 +51,7 @@ export async function insertUploadLog(client: PoolClient, record: UploadRecord, 
     }
     if (page !== '') yield page;
   }
-  await copyIn(client, 'COPY upload_rejects (upload_id, line, raw, reason) FROM STDIN', lines());
+  await copyIn(client, 'COPY upload_rejects (upload_id, line, raw, reason, raw_bytes) FROM STDIN', lines());
 }
 
 /** The record as the uploads table holds it: its id and table under their column names. */
@@ -78,14 +85,14 @@ export async function* readRejects(
   let after: { line: number; seq: number } | undefined;
   for (;;) {
     const { rows } = await gate(() =>
-      pool.query<Rejection & { seq: number }>(
+      pool.query<Rejection & { raw_bytes: Buffer | null; seq: number }>(
         after === undefined
-          ? 'SELECT line, raw, reason, seq FROM upload_rejects WHERE upload_id = $1 ORDER BY line, seq LIMIT $2'
-          : 'SELECT line, raw, reason, seq FROM upload_rejects WHERE upload_id = $1 AND (line, seq) > ($3, $4) ORDER BY line, seq LIMIT $2',
+          ? 'SELECT line, raw, raw_bytes, reason, seq FROM upload_rejects WHERE upload_id = $1 ORDER BY line, seq LIMIT $2'
+          : 'SELECT line, raw, raw_bytes, reason, seq FROM upload_rejects WHERE upload_id = $1 AND (line, seq) > ($3, $4) ORDER BY line, seq LIMIT $2',
         after === undefined ? [id, REJECTS_PAGE] : [id, REJECTS_PAGE, after.line, after.seq],
       ),
     );
-    for (const { line, raw, reason } of rows) yield { line, raw, reason };
+    for (const { line, raw, raw_bytes, reason } of rows) yield { line, raw: raw_bytes === null ? raw : raw_bytes.toString('utf8'), reason };
     const last = rows.at(-1);
     if (last === undefined || rows.length < REJECTS_PAGE) return;
     after = { line: last.line, seq: last.seq };
