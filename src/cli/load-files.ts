@@ -1,9 +1,8 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { createS3Client } from '../imports/s3-client.js';
+import { createS3Client, loadS3Sdk } from '../imports/s3-client.js';
 import { openSource, parseSource } from '../imports/sources.js';
 import { TABLE_NAMES, TABLES, type TableDef } from '../tables.js';
 
@@ -49,7 +48,8 @@ async function s3Files(location: string, config: Config): Promise<LoadFiles> {
   const parsed = parseSource(bare === null ? folder : `${folder}x`, config, { allowPrefix: true });
   if (parsed.kind !== 's3') throw new AppError('SOURCE_INVALID', `Not an S3 folder: ${location}`);
   const prefix = bare === null ? parsed.key : '';
-  const client = createS3Client(config);
+  const { ListObjectsV2Command } = await loadS3Sdk();
+  const client = await createS3Client(config);
   try {
     const listed = await client.send(new ListObjectsV2Command({ Bucket: parsed.bucket, Prefix: prefix, Delimiter: '/' }));
     const sizes = new Map((listed.Contents ?? []).map((o) => [o.Key, o.Size ?? 0]));

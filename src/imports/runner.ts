@@ -45,7 +45,8 @@ export class ImportRunner {
   /** This instance, as lease owner: host, process and a random part (pids repeat across containers). */
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly running = new Map<string, Running>();
-  private readonly s3: S3Client;
+  /** Made on the first S3 job (the SDK is loaded then: see s3-client.ts). */
+  private s3: Promise<S3Client> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private again = false;
@@ -55,9 +56,7 @@ export class ImportRunner {
     private readonly store: Store,
     private readonly config: RunnerConfig,
     private readonly log: FastifyBaseLogger,
-  ) {
-    this.s3 = createS3Client(config);
-  }
+  ) {}
 
   start(): void {
     if (this.config.IMPORT_CONCURRENCY === 0) return;
@@ -97,7 +96,7 @@ export class ImportRunner {
     const running = [...this.running.values()];
     for (const job of running) job.stop('shutdown');
     await Promise.all(running.map((job) => job.done));
-    this.s3.destroy();
+    if (this.s3 !== undefined) (await this.s3).destroy();
   }
 
   private async claimWhileFree(): Promise<void> {
@@ -149,7 +148,8 @@ export class ImportRunner {
     const end = (status: JobEnd['status'], uploadId: string | null, message: string | null): Promise<boolean> =>
       importJobs.finish(id, this.owner, { ...progress, status, upload_id: uploadId, message });
     try {
-      const source = await openSource(this.config, job.source, { s3: this.s3, signal, rangeBytes: this.config.IMPORT_RANGE_BYTES });
+      const s3 = job.source.startsWith('s3://') ? await (this.s3 ??= createS3Client(this.config)) : undefined;
+      const source = await openSource(this.config, job.source, { s3, signal, rangeBytes: this.config.IMPORT_RANGE_BYTES });
       progress.bytes_total = source.bytesTotal;
       const report = await ingestCsv(this.store, untilAborted(source.stream, signal), {
         table: TABLES[job.table],

@@ -6,10 +6,10 @@
 import { constants } from 'node:fs';
 import { lstat, open, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { createS3Client } from './s3-client.js';
+import { createS3Client, loadS3Sdk } from './s3-client.js';
 
 export type ImportSource = { kind: 's3'; bucket: string; key: string } | { kind: 'file'; name: string };
 
@@ -103,7 +103,7 @@ export async function openSource(
   const opened =
     parsed.kind === 'file'
       ? await openFile(config.IMPORT_DIR, parsed.name)
-      : await openS3(options.s3 ?? createS3Client(config), parsed.bucket, parsed.key, options);
+      : await openS3(options.s3 ?? (await createS3Client(config)), parsed.bucket, parsed.key, options);
   return { ...opened, stream: refuseBinary(opened.stream, opened.describe) };
 }
 
@@ -144,6 +144,7 @@ async function openFile(dir: string, name: string): Promise<OpenedSource> {
 }
 
 async function openS3(client: S3Client, bucket: string, key: string, options: OpenOptions): Promise<OpenedSource> {
+  const { HeadObjectCommand } = await loadS3Sdk();
   const label = `s3://${bucket}/${key}`;
   const head = await client
     .send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: options.signal })
@@ -168,50 +169,67 @@ interface ObjectRef {
   size: number;
 }
 
+/** Times a range whose body broke off (a reset connection) is asked for again from where it stopped. */
+const RANGE_RETRIES = 3;
+
 async function* readRanges(
   client: S3Client,
   object: ObjectRef,
   rangeBytes: number,
   signal: AbortSignal | undefined,
 ): AsyncIterable<Buffer> {
+  const { GetObjectCommand } = await loadS3Sdk();
   const changed = (why: string): SourceError =>
     new SourceError(`${object.label} was replaced while it was being imported (${why}); nothing was written`);
   for (let start = 0; start < object.size; start += rangeBytes) {
     const end = Math.min(object.size, start + rangeBytes) - 1;
-    const response = await client
-      .send(
-        new GetObjectCommand({
-          Bucket: object.bucket,
-          Key: object.key,
-          Range: `bytes=${start}-${end}`,
-          ...(object.etag === null ? {} : { IfMatch: object.etag }),
-        }),
-        { abortSignal: signal },
-      )
-      .catch((error: unknown) => {
-        const status = httpStatus(error);
-        if (status === 412) throw changed('its ETag no longer matches');
-        if (status === 416) throw changed('it is shorter than when the import started');
-        if (status === 404) throw changed('it was deleted');
-        throw toSourceError(error, object.label, signal);
-      });
-    const body = response.Body as AsyncIterable<Uint8Array> | undefined;
-    const total = /\/(\d+)$/.exec(response.ContentRange ?? '')?.[1];
-    if ((object.etag !== null && response.ETag !== object.etag) || (total !== undefined && Number(total) !== object.size)) {
-      (body as { destroy?: () => void } | undefined)?.destroy?.();
-      throw changed(`ETag ${response.ETag ?? 'none'}, was ${object.etag ?? 'none'}`);
-    }
-    if (body === undefined) throw changed('no body');
-    let got = 0;
-    try {
-      for await (const piece of body) {
-        got += piece.byteLength;
-        yield Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    // The SDK retries a request that fails before its body; a body that breaks off is resumed
+    // here, its rest asked for with the same If-Match, so a replaced object still fails as such.
+    let from = start;
+    for (let attempt = 0; from <= end; attempt++) {
+      const response = await client
+        .send(
+          new GetObjectCommand({
+            Bucket: object.bucket,
+            Key: object.key,
+            Range: `bytes=${from}-${end}`,
+            ...(object.etag === null ? {} : { IfMatch: object.etag }),
+          }),
+          { abortSignal: signal },
+        )
+        .catch((error: unknown) => {
+          const status = httpStatus(error);
+          if (status === 412) throw changed('its ETag no longer matches');
+          if (status === 416) throw changed('it is shorter than when the import started');
+          if (status === 404) throw changed('it was deleted');
+          throw toSourceError(error, object.label, signal);
+        });
+      const body = response.Body as AsyncIterable<Uint8Array> | undefined;
+      const total = /\/(\d+)$/.exec(response.ContentRange ?? '')?.[1];
+      if ((object.etag !== null && response.ETag !== object.etag) || (total !== undefined && Number(total) !== object.size)) {
+        (body as { destroy?: () => void } | undefined)?.destroy?.();
+        throw changed(`ETag ${response.ETag ?? 'none'}, was ${object.etag ?? 'none'}`);
       }
-    } catch (error) {
-      throw toSourceError(error, object.label, signal);
+      if (body === undefined) throw changed('no body');
+      let broken: unknown;
+      try {
+        for await (const piece of body) {
+          const room = end - from + 1;
+          if (piece.byteLength > room) throw changed(`a range of ${end - start + 1} bytes gave more`);
+          from += piece.byteLength;
+          yield Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+        }
+      } catch (error) {
+        if (error instanceof SourceError || signal?.aborted === true) throw toSourceError(error, object.label, signal);
+        broken = error;
+      }
+      if (from > end) break;
+      if (attempt >= RANGE_RETRIES) {
+        throw broken === undefined
+          ? changed(`a range of ${end - start + 1} bytes gave ${from - start}`)
+          : toSourceError(broken, object.label, signal);
+      }
     }
-    if (got !== end - start + 1) throw changed(`a range of ${end - start + 1} bytes gave ${got}`);
   }
 }
 
@@ -236,6 +254,7 @@ const httpStatus = (error: unknown): number | undefined =>
 async function explainS3Error(client: S3Client, error: unknown, bucket: string, key: string, signal?: AbortSignal): Promise<Error> {
   const label = `s3://${bucket}/${key}`;
   if (httpStatus(error) === 404) {
+    const { HeadBucketCommand } = await loadS3Sdk();
     const bucketStatus = await client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal }).then(
       () => 200,
       (e: unknown) => httpStatus(e),

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Type, type Static } from 'typebox';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { TableName } from '../tables.js';
-import { createS3Client } from './s3-client.js';
+import { createS3Client, loadS3Sdk } from './s3-client.js';
 
 /**
  * Direct-to-S3 uploads: the server presigns, the client PUTs the file into IMPORT_BUCKET under
@@ -107,7 +105,9 @@ export async function presignUpload(
   const key = `${config.IMPORT_PREFIX}${new Date().toISOString().slice(0, 10)}/${randomUUID()}/${safeName(request.filename)}`;
   const source = `s3://${bucket}/${key}`;
   const expires_at = new Date(Date.now() + EXPIRES_S * 1000).toISOString();
-  const s3 = createS3Client(config, { presign: true });
+  const { CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } = await loadS3Sdk();
+  const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+  const s3 = await createS3Client(config, { presign: true });
   try {
     if (request.size === undefined || request.size < MULTIPART_FROM_BYTES) {
       const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: 'text/csv' }), {
@@ -152,7 +152,8 @@ export async function completeUpload(config: UploadConfig, request: Static<typeo
   }
   const key = request.source.slice(`s3://${bucket}/`.length);
   const parts = [...request.parts].sort((a, b) => a.part_number - b.part_number);
-  const s3 = createS3Client(config, { presign: true });
+  const { CompleteMultipartUploadCommand } = await loadS3Sdk();
+  const s3 = await createS3Client(config, { presign: true });
   try {
     await s3.send(
       new CompleteMultipartUploadCommand({

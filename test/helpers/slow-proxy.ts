@@ -9,10 +9,16 @@ export interface SlowProxy {
   close(): Promise<void>;
 }
 
-export async function startSlowProxy(target: string, bytesPerTick = 16 * 1024, tickMs = 20): Promise<SlowProxy> {
+/**
+ * `cutFirstAfter`: the first answer that carries more than this many bytes is cut there (its
+ * connection destroyed), as a reset connection would; later connections are whole.
+ */
+export async function startSlowProxy(target: string, bytesPerTick = 16 * 1024, tickMs = 20, cutFirstAfter?: number): Promise<SlowProxy> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<Socket>();
+  let cut = cutFirstAfter;
   const server = createServer((client) => {
+    let sent = 0;
     const upstream = connect(Number(port), hostname);
     sockets.add(client).add(upstream);
     client.pipe(upstream);
@@ -21,7 +27,16 @@ export async function startSlowProxy(target: string, bytesPerTick = 16 * 1024, t
       let offset = 0;
       const tick = (): void => {
         if (client.destroyed) return;
-        client.write(data.subarray(offset, offset + bytesPerTick));
+        const piece = data.subarray(offset, offset + bytesPerTick);
+        if (cut !== undefined && sent + piece.length > cut) {
+          client.write(piece.subarray(0, cut - sent));
+          cut = undefined;
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+        sent += piece.length;
+        client.write(piece);
         offset += bytesPerTick;
         if (offset < data.length) setTimeout(tick, tickMs);
         else setTimeout(() => upstream.resume(), tickMs);

@@ -211,13 +211,13 @@ for (const backend of BACKENDS) {
     });
 
     it('an object replaced while it is imported fails the job instead of mixing two files', async () => {
-      const proxy = await startSlowProxy(s3.endpoint);
+      const proxy = await startSlowProxy(s3.endpoint, 8 * 1024);
       const slow = await startApp(backend, { AWS_ENDPOINT_URL_S3: proxy.url, IMPORT_RANGE_BYTES: 65_536 });
       try {
         await slow.app.ready();
         const file = (from: number): string => {
           let text = '';
-          for (let id = from; id < from + 50_000; id++) text += `${id},Job ${id}\n`;
+          for (let id = from; id < from + 150_000; id++) text += `${id},Job ${id}\n`;
           return text;
         };
         await s3.put('moving.csv', file(1));

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { isAppError } from '../../src/errors.js';
 import { openSource, parseSource, SourceError } from '../../src/imports/sources.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
+import { startSlowProxy } from '../helpers/slow-proxy.js';
 
 const read = async (stream: AsyncIterable<Buffer>): Promise<string> => {
   const parts: Buffer[] = [];
@@ -100,6 +101,19 @@ describe('import sources', () => {
     await s3.put('binary.csv', Buffer.from([0x31, 0x2c, 0x00, 0xff, 0x10]));
     const binary = await openSource(config, `s3://${s3.bucket}/binary.csv`);
     expect((await rejection(read(binary.stream))).message).toMatch(/not CSV text: binary content/);
+  });
+
+  it('resumes a range whose body breaks off (a reset connection) from where it stopped', async () => {
+    const body = Array.from({ length: 20_000 }, (_, i) => `${i + 1},Job ${i + 1}`).join('\n');
+    await s3.put('resumed.csv', body);
+    // The first answer carrying the body is cut 100 kB in (HeadObject's answer has none).
+    const proxy = await startSlowProxy(s3.endpoint, 64 * 1024, 1, 100_000);
+    try {
+      const opened = await openSource({ ...config, AWS_ENDPOINT_URL_S3: proxy.url }, `s3://${s3.bucket}/resumed.csv`);
+      expect(await read(opened.stream)).toBe(body);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('fails the read when the object is replaced between two ranges', async () => {
