@@ -96,6 +96,13 @@ export function copyText(client: PoolClient, sql: string, text: string | readonl
 }
 
 /**
+ * COPY text a CopyWriter holds before `write` waits: the socket is fed from it while the next
+ * pieces are made. With the stream's default 16 KiB, every 1,000-row piece waited for the socket
+ * to take it, and the server and the parser took turns instead of working side by side.
+ */
+const IN_FLIGHT_BYTES = 1 << 20;
+
+/**
  * A `COPY … FROM STDIN` (text format) kept open while its text is produced: pieces are written
  * as they are made, so the server parses and inserts rows while the next are built, and `write`
  * waits while the socket is full (the server sets the pace; nothing piles up in memory). Like
@@ -110,7 +117,7 @@ export class CopyWriter {
   private ended = false;
 
   constructor(client: PoolClient, sql: string) {
-    const stream = client.query(copyFrom(sql));
+    const stream = client.query(copyFrom(sql, { highWaterMark: IN_FLIGHT_BYTES }));
     this.stream = stream;
     this.done = new Promise((resolve, reject) => {
       stream.once('error', (error) => {
