@@ -90,7 +90,9 @@ export class HireCountTally {
        SELECT * FROM unnest($1::int[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[])
        ORDER BY 1, 2, 3, 4
        ON CONFLICT (year, quarter, department_id, job_id) DO UPDATE SET hires = c.hires + EXCLUDED.hires`,
-      [years, quarters, departments, jobs, hires],
+      // Array literals written here: integers need no quoting, and node-pg's own conversion of
+      // ~50,000 elements per array (escaping each) took a third of a 1M-row load's flush.
+      [years, quarters, departments, jobs, hires].map((values) => `{${values.join(',')}}`),
     );
   }
 }
