@@ -1,6 +1,7 @@
 # The daily workflow. `make server` and `make test` are all a fresh machine needs.
 #   make server   install when needed, build when sources changed, serve on SQLite at PORT (8000)
-#   make test     install when needed, build, run every test with coverage
+#   make test     install when needed, build, run every test
+#   make coverage the same, with V8 coverage (text summary, coverage/index.html): about 30% slower
 #   make all      the full workflow before a commit: lint, format check, clean, test
 SHELL := /bin/bash
 PORT ?= 8000
@@ -22,7 +23,7 @@ NPM_STAMP := node_modules/.installed-node$(NODE_MAJOR)
 BUILD_STAMP := dist/.build-stamp
 BUILD_INPUTS := $(shell find src scripts -type f) package-lock.json tsconfig.json tsconfig.build.json
 
-.PHONY: all server env activate lint format format-check clean build test run load bench node
+.PHONY: all server env activate lint format format-check clean build test coverage run load bench node
 
 all: env lint format-check clean test
 
@@ -60,6 +61,9 @@ $(BUILD_STAMP): $(NPM_STAMP) $(BUILD_INPUTS)
 build: $(BUILD_STAMP)
 
 test: build
+	npx vitest run
+
+coverage: build
 	npx vitest run --coverage
 
 # Serves the last build (built again only when a source changed), with the shipped historical

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,9 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percentile, summarize } from '../../src/cli/bench/stats.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-// A private build (under node_modules, so packages resolve) so that the test never races a
-// `npm run build` writing dist/ at the same time.
-const build = join(root, 'node_modules', '.cache', `hr-bench-test-${process.pid}`);
+/** Newest modification time of the files under `dir`. */
+const newest = (dir: string): number =>
+  Math.max(
+    ...readdirSync(dir, { withFileTypes: true }).map((entry) =>
+      entry.isDirectory() ? newest(join(dir, entry.name)) : statSync(join(dir, entry.name)).mtimeMs,
+    ),
+  );
+const stamp = join(root, 'dist', '.build-stamp');
+// `make test` builds dist/ first: the bench runs from it. After an edit without a build, a private
+// build (under node_modules, so packages resolve) that never races a `npm run build` of dist/.
+const fresh = existsSync(stamp) && statSync(stamp).mtimeMs >= newest(join(root, 'src'));
+const build = fresh ? join(root, 'dist') : join(root, 'node_modules', '.cache', `hr-bench-test-${process.pid}`);
 
 function copySql(from: string, to: string): void {
   for (const entry of readdirSync(from, { withFileTypes: true })) {
@@ -34,12 +43,13 @@ describe('bench statistics', () => {
 describe('npm run bench (smoke run, 2,000 rows, SQLite)', () => {
   const out = mkdtempSync(join(tmpdir(), 'hr-bench-test-'));
   beforeAll(() => {
+    if (fresh) return;
     execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json'), '--outDir', build], { cwd: root });
     copySql(join(root, 'src'), build);
   });
   afterAll(() => {
     rmSync(out, { recursive: true, force: true });
-    rmSync(build, { recursive: true, force: true });
+    if (!fresh) rmSync(build, { recursive: true, force: true });
   });
 
   it('starts the built server, uploads over HTTP, measures every part and writes its figures as JSON', () => {
