@@ -23,7 +23,7 @@ export function copyField(value: CopyValue): string {
 /**
  * A row writer for one table's columns, in COPY's text format, newline included: the bulk load's
  * per-row work. Only text columns are searched for characters to escape; a stored integer is a
- * number and a stored instant canonical UTC text (`YYYY-MM-DDTHH:MM:SS[.mmm]Z`), which hold none.
+ * number and a stored instant canonical UTC text (`YYYY-MM-DDTHH:MM:SS.sssZ`), which hold none.
  * Measured on 1M generated rows: a third less time than copyLine.
  */
 export function copyLineFor(types: readonly ColumnType[]): (values: readonly CopyValue[]) => string {
