@@ -115,6 +115,8 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
       options.onProgress?.(bytes, record.received);
     }
     await stage([...reader.push(decodeChunk(decoder, undefined, reader)), ...reader.end()]);
+    // The last record of a file without a final line break is only read here.
+    options.onProgress?.(bytes, record.received);
     if (chunk.length > 0) tally(await session.write(chunk));
     tally(await session.finish());
     if (record.received === 0) throw new AppError('FILE_EMPTY', 'The file holds no rows');
