@@ -140,6 +140,30 @@ for (const backend of BACKENDS) {
       expect(done.message).toMatch(why);
     });
 
+    it('credentials S3 refuses end the job failed with "access denied", never a 5xx', async () => {
+      // The SDK reads the keys from the environment (its default chain) when the runner makes its
+      // client; s3rver refuses a key it does not know (403 InvalidAccessKeyId).
+      const saved = process.env.AWS_ACCESS_KEY_ID;
+      process.env.AWS_ACCESS_KEY_ID = 'UNKNOWNKEY';
+      const denied = await startApp(backend, { AWS_ENDPOINT_URL_S3: s3.endpoint });
+      try {
+        await denied.app.ready();
+        await s3.put('private.csv', '1,Engineer\n');
+        const res = await denied.app.inject({
+          method: 'POST',
+          url: '/imports',
+          payload: { table: 'jobs', source: `s3://${s3.bucket}/private.csv` },
+        });
+        expect(res.statusCode).toBe(202);
+        const done = await waitForEnd(async () => (await denied.app.inject({ url: `/imports/${res.json<JobView>().import_id}` })).json());
+        expect(done.status).toBe('failed');
+        expect(done.message).toMatch(/access denied/);
+      } finally {
+        process.env.AWS_ACCESS_KEY_ID = saved;
+        await denied.close();
+      }
+    });
+
     it('a binary object and a malformed CSV end failed with a message; nothing is written', async () => {
       await s3.put('archive.csv.gz', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]));
       const gz = await run({ table: 'jobs', source: `s3://${s3.bucket}/archive.csv.gz` });
