@@ -71,6 +71,8 @@ export const ConfigSchema = Type.Object({
   IMPORT_PREFIX: Type.String({ default: 'imports/' }),
   /** Import jobs one instance runs at once; 0: this instance queues and answers, others run them. */
   IMPORT_CONCURRENCY: Type.Integer({ minimum: 0, default: 1 }),
+  /** A job that met a busy table or a transient failure is queued again after this, in ms. */
+  IMPORT_RETRY_MS: Type.Integer({ minimum: 0, default: 5000 }),
   /** Bytes per ranged S3 GetObject of an import (each range is checked against the object's ETag). */
   IMPORT_RANGE_BYTES: Type.Integer({ minimum: 65_536, default: 16 * 1024 * 1024 }),
   /** An import job whose instance has not renewed its lease for this long is taken up again, in ms. */

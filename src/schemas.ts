@@ -41,3 +41,12 @@ export const ErrorBodySchema = Type.Object(
 /** The error answers a route can give, for its OpenAPI entry. */
 export const errorResponses = (...statuses: number[]): Record<number, TSchema> =>
   Object.fromEntries(statuses.map((s) => [s, ErrorBodySchema]));
+
+/**
+ * Whether `id` could be one the service made (an upload's, an import job's: a UUID). Anything
+ * else names nothing, a 404, and never reaches the database: PostgreSQL refuses a NUL in a query
+ * parameter with an error of its own.
+ */
+export const isServiceId = (id: string): boolean => /^[A-Za-z0-9-]{1,64}$/.test(id);
+
+export const IdParamSchema = Type.Object({ id: Type.String({ maxLength: 64 }) });

@@ -18,6 +18,7 @@ type RunnerConfig = Pick<
   | 'IMPORT_CONCURRENCY'
   | 'IMPORT_LEASE_MS'
   | 'IMPORT_RANGE_BYTES'
+  | 'IMPORT_RETRY_MS'
   | 'CSV_MAX_RECORD_BYTES'
   | 'CSV_MAX_FIELDS'
 >;
@@ -32,8 +33,12 @@ interface Running {
 
 /** How often an idle runner looks for queued jobs (POST /imports on this instance wakes it at once). */
 const POLL_MS = 2000;
-/** A job whose write turn is taken (BUSY) goes back to the queue for this long. */
-const BUSY_BACKOFF_MS = 5000;
+/**
+ * Claims after which a job that keeps meeting a transient failure (the database unavailable or
+ * read-only, an internal error) ends failed instead of being queued again. A busy table (BUSY)
+ * does not count against it: it only means other writes came first.
+ */
+export const MAX_ATTEMPTS = 10;
 
 /**
  * Runs import jobs in the background, `IMPORT_CONCURRENCY` at once, each through the very same
@@ -181,15 +186,21 @@ export class ImportRunner {
         await end('cancelled', uploadId, 'Cancelled: the import was rolled back, nothing was written');
         this.log.info({ import_id: id }, 'import cancelled');
       } else if (isAppError(error) && error.code === 'BUSY') {
-        await importJobs.release(id, this.owner, BUSY_BACKOFF_MS);
+        await importJobs.release(id, this.owner, this.config.IMPORT_RETRY_MS);
         this.log.info({ import_id: id }, 'import waits: the table is busy with other writes');
-      } else if (error instanceof SourceError || isAppError(error)) {
+      } else if (error instanceof SourceError || (isAppError(error) && error.statusCode < 500)) {
+        // The file's fault (or its source's): trying again would fail the same way.
         await end('failed', uploadId, error.message);
         this.log.info({ import_id: id, message: error.message }, 'import failed');
+      } else if (job.attempts >= MAX_ATTEMPTS) {
+        const message = error instanceof Error ? error.message : String(error);
+        await end('failed', uploadId, `Gave up after ${job.attempts} attempts; the last one failed: ${message}`);
+        this.log.error({ err: error, import_id: id }, 'import failed for good after repeated transient failures');
       } else {
-        // The database or the process failed, not the file: the lease will expire and the job be retried.
-        this.log.error({ err: error, import_id: id }, 'import interrupted by an internal error; it will be retried');
-        await importJobs.release(id, this.owner, BUSY_BACKOFF_MS).catch(() => undefined);
+        // The database or the process failed, not the file (a 503, an internal error): rolled
+        // back, queued again; nothing of this attempt remains.
+        this.log.error({ err: error, import_id: id }, 'import interrupted by a transient failure; it will be retried');
+        await importJobs.release(id, this.owner, this.config.IMPORT_RETRY_MS);
       }
     } finally {
       clearInterval(heartbeat);

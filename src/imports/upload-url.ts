@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Type, type Static } from 'typebox';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import type { TableName } from '../tables.js';
 import { createS3Client, loadS3Sdk } from './s3-client.js';
 
@@ -96,6 +97,20 @@ export function uploadOrigins(config: UploadConfig): string[] {
     : [`https://${bucket}.s3.amazonaws.com`, `https://${bucket}.s3.${region}.amazonaws.com`];
 }
 
+/**
+ * One presigning client per endpoint, made on first use and kept: a client resolves its
+ * credentials once (on ECS, a request to the task's credential endpoint), not once per request.
+ */
+const presigners = new Map<string, Promise<S3Client>>();
+const presigner = (config: UploadConfig): Promise<S3Client> => {
+  let client = presigners.get(config.AWS_ENDPOINT_URL_S3);
+  if (client === undefined) {
+    client = createS3Client(config, { presign: true });
+    presigners.set(config.AWS_ENDPOINT_URL_S3, client);
+  }
+  return client;
+};
+
 /** The presigned upload of one file, under `IMPORT_PREFIX/<date>/<random>/<name>` (never another's key). */
 export async function presignUpload(
   config: UploadConfig,
@@ -107,7 +122,8 @@ export async function presignUpload(
   const expires_at = new Date(Date.now() + EXPIRES_S * 1000).toISOString();
   const { CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } = await loadS3Sdk();
   const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
-  const s3 = await createS3Client(config, { presign: true });
+  const s3 = await presigner(config);
+  // Signing needs credentials: none to be found is the server's setup, a 503 saying so.
   try {
     if (request.size === undefined || request.size < MULTIPART_FROM_BYTES) {
       const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: 'text/csv' }), {
@@ -117,11 +133,7 @@ export async function presignUpload(
     }
     const partSize = Math.max(MIN_PART_BYTES, Math.ceil(request.size / MAX_PARTS));
     const count = Math.ceil(request.size / partSize);
-    const created = await s3
-      .send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: 'text/csv' }))
-      .catch((error: unknown) => {
-        throw unavailable(error);
-      });
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: 'text/csv' }));
     const uploadId = created.UploadId!;
     const parts = await Promise.all(
       Array.from({ length: count }, async (_, i) => ({
@@ -138,8 +150,8 @@ export async function presignUpload(
       expires_at,
       multipart: { upload_id: uploadId, part_size: partSize, parts, complete: '/imports/upload-url/complete' },
     };
-  } finally {
-    s3.destroy();
+  } catch (error) {
+    throw unavailable(error);
   }
 }
 
@@ -153,7 +165,7 @@ export async function completeUpload(config: UploadConfig, request: Static<typeo
   const key = request.source.slice(`s3://${bucket}/`.length);
   const parts = [...request.parts].sort((a, b) => a.part_number - b.part_number);
   const { CompleteMultipartUploadCommand } = await loadS3Sdk();
-  const s3 = await createS3Client(config, { presign: true });
+  const s3 = await presigner(config);
   try {
     await s3.send(
       new CompleteMultipartUploadCommand({
@@ -166,15 +178,19 @@ export async function completeUpload(config: UploadConfig, request: Static<typeo
     return { source: request.source };
   } catch (error) {
     const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (status !== undefined && status >= 400 && status < 500) {
+    // NoSuchUpload (404), InvalidPart or a part too small (400): the request's fault; a 403 is the server's.
+    if (status === 400 || status === 404) {
       const name = (error as { name?: string }).name ?? 'Error';
       throw new AppError('BAD_REQUEST', `S3 refused to complete the upload (${status} ${name}): check upload_id and the parts' ETags`);
     }
     throw unavailable(error);
-  } finally {
-    s3.destroy();
   }
 }
 
 const unavailable = (error: unknown): AppError =>
-  new AppError('IMPORT_BUCKET_UNAVAILABLE', `The import bucket cannot be used: ${error instanceof Error ? error.message : String(error)}`);
+  isAppError(error)
+    ? error
+    : new AppError(
+        'IMPORT_BUCKET_UNAVAILABLE',
+        `The import bucket cannot be used: ${error instanceof Error ? error.message : String(error)}`,
+      );

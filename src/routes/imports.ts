@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { ImportJobSchema, ImportListSchema, toView, type ImportJobView } from '../imports/job-view.js';
 import { formatSource, parseSource } from '../imports/sources.js';
 import { CompleteUploadSchema, completeUpload, presignUpload, UploadUrlRequestSchema, UploadUrlSchema } from '../imports/upload-url.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses, IdParamSchema, isServiceId } from '../schemas.js';
 import { FINISHED_STATUSES, type ImportJob } from '../store/import-jobs.js';
 import { TABLE_NAMES } from '../tables.js';
 import { cutWhenStalled } from './idle-timeout.js';
@@ -21,8 +21,6 @@ const NewImportSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-
-const IdParamSchema = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
 const ListQuerySchema = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
@@ -38,7 +36,7 @@ export default async function importRoutes(fastify: FastifyInstance): Promise<vo
   const { importJobs } = app.store;
 
   const find = async (id: string): Promise<ImportJob> => {
-    const job = await importJobs.get(id);
+    const job = isServiceId(id) ? await importJobs.get(id) : undefined;
     if (job === undefined) throw new AppError('IMPORT_NOT_FOUND', `No import job ${id}`);
     return job;
   };
@@ -78,7 +76,9 @@ export default async function importRoutes(fastify: FastifyInstance): Promise<vo
       },
     },
     async (request) => {
-      const jobs = await importJobs.list(request.query.limit + 1, request.query.before);
+      const { before } = request.query;
+      // A `before` that is no job's id: no job comes before it.
+      const jobs = before !== undefined && !isServiceId(before) ? [] : await importJobs.list(request.query.limit + 1, before);
       const page = jobs.slice(0, request.query.limit);
       return {
         imports: await Promise.all(page.map(view)),
@@ -111,7 +111,7 @@ export default async function importRoutes(fastify: FastifyInstance): Promise<vo
       },
     },
     async (request, reply) => {
-      const job = await importJobs.requestCancel(request.params.id);
+      const job = isServiceId(request.params.id) ? await importJobs.requestCancel(request.params.id) : undefined;
       if (job === undefined) throw new AppError('IMPORT_NOT_FOUND', `No import job ${request.params.id}`);
       if (FINISHED_STATUSES.includes(job.status) && job.status !== 'cancelled') {
         throw new AppError('IMPORT_FINISHED', `The import job has already ended (${job.status}); there is nothing to cancel`, {

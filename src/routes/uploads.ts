@@ -5,17 +5,15 @@ import { Type } from 'typebox';
 import { AppError } from '../errors.js';
 import { CsvRecordReader } from '../ingest/csv-records.js';
 import { csvCell, csvLine } from '../reports/csv-output.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses, IdParamSchema, isServiceId } from '../schemas.js';
 import { cutWhenStalled } from './idle-timeout.js';
 import type { Rejection } from '../store/store.js';
 import { UploadReportSchema } from '../upload-record.js';
 
-const IdParamSchema = Type.Object({ id: Type.String({ maxLength: 64 }) });
-
 export default async function uploadsRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const find = async (id: string) => {
-    const record = await app.store.getUpload(id);
+    const record = isServiceId(id) ? await app.store.getUpload(id) : undefined;
     if (record === undefined) throw new AppError('UPLOAD_NOT_FOUND', `No upload ${id}`);
     return record;
   };

@@ -152,14 +152,17 @@ export interface RestoreResult {
   mode: RestoreMode;
 }
 
-const authHeaders = (apiKey: string): Record<string, string> =>
-  apiKey === '' ? { accept: 'application/json' } : { accept: 'application/json', authorization: `Bearer ${apiKey}` };
+export const authHeaders = (apiKey: string, accept = 'application/json'): Record<string, string> =>
+  apiKey === '' ? { accept } : { accept, authorization: `Bearer ${apiKey}` };
 
-/** fetch with the key; a 2xx answer is returned, anything else thrown as an ApiError. */
-async function keyed(method: 'GET' | 'POST', url: string, apiKey: string): Promise<Response> {
+/** fetch with the key (and a JSON body, if any); a 2xx answer is returned, anything else thrown as an ApiError. */
+async function keyed(method: 'GET' | 'POST', url: string, apiKey: string, body?: unknown): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(url, { method, headers: authHeaders(apiKey) });
+    response =
+      body === undefined
+        ? await fetch(url, { method, headers: authHeaders(apiKey) })
+        : await fetch(url, { method, headers: { ...authHeaders(apiKey), 'content-type': 'application/json' }, body: JSON.stringify(body) });
   } catch {
     throw errorFrom(0, '');
   }
@@ -167,8 +170,8 @@ async function keyed(method: 'GET' | 'POST', url: string, apiKey: string): Promi
   return response;
 }
 
-async function keyedJson<T>(method: 'GET' | 'POST', url: string, apiKey: string): Promise<T> {
-  const text = await (await keyed(method, url, apiKey)).text();
+export async function keyedJson<T>(method: 'GET' | 'POST', url: string, apiKey: string, body?: unknown): Promise<T> {
+  const text = await (await keyed(method, url, apiKey, body)).text();
   try {
     return JSON.parse(text) as T;
   } catch {

@@ -2,7 +2,7 @@
 // URL (POST imports/upload-url), PUTs the file there (in parts for big ones), queues an import job
 // and follows its events. No request to the server then lasts longer than a few seconds, so a
 // proxy's request deadline (App Runner: 120 s) never cuts the load.
-import { ApiError, type TableName, type UploadOptions, type UploadReport } from './api.js';
+import { ApiError, authHeaders, keyedJson, type TableName, type UploadOptions, type UploadReport } from './api.js';
 
 /** Files from this size take the S3 path; `?direct_upload_from=BYTES` on the page's URL changes it. */
 export const DIRECT_UPLOAD_FROM_BYTES = 16 * 1024 * 1024;
@@ -32,30 +32,6 @@ interface JobState {
 /** What the page shows while it works: the phase and how far it is (0–1). */
 export type Progress = (phase: 'sending' | 'importing', done: number, total: number, records?: number) => void;
 
-async function call<T>(method: string, url: string, apiKey: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (apiKey !== '') headers.authorization = `Bearer ${apiKey}`;
-  let response: Response;
-  try {
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiError(0, '', 'The server could not be reached');
-  }
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new ApiError(response.status, '', `The server answered ${response.status}`);
-  }
-  if (!response.ok) {
-    const error = parsed as { error?: string; message?: string };
-    throw new ApiError(response.status, error.error ?? '', error.message ?? `The server answered ${response.status}`);
-  }
-  return parsed as T;
-}
-
 /** PUTs a body to a presigned URL, reporting bytes sent; resolves with the answer's ETag. */
 function put(url: string, body: Blob, headers: Record<string, string>, onSent: (sent: number) => void): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -84,7 +60,7 @@ export async function importThroughS3(
 ): Promise<UploadReport | undefined> {
   let presigned: Presigned;
   try {
-    presigned = await call<Presigned>('POST', 'imports/upload-url', options.apiKey, { table, filename: file.name, size: file.size });
+    presigned = await keyedJson<Presigned>('POST', 'imports/upload-url', options.apiKey, { table, filename: file.name, size: file.size });
   } catch (error) {
     if (error instanceof ApiError && error.code === 'DIRECT_UPLOAD_UNAVAILABLE') return undefined;
     throw error;
@@ -99,10 +75,10 @@ export async function importThroughS3(
       const etag = await put(part.url, file.slice(start, start + size), {}, (sent) => onProgress('sending', start + sent, file.size));
       etags.push({ part_number: part.part_number, etag });
     }
-    await call('POST', complete.replace(/^\//, ''), options.apiKey, { source: presigned.source, upload_id, parts: etags });
+    await keyedJson('POST', complete.replace(/^\//, ''), options.apiKey, { source: presigned.source, upload_id, parts: etags });
   }
   onProgress('sending', file.size, file.size);
-  const job = await call<JobState>('POST', 'imports', options.apiKey, {
+  const job = await keyedJson<JobState>('POST', 'imports', options.apiKey, {
     table,
     source: presigned.source,
     strict: options.strict,
@@ -123,7 +99,7 @@ export async function importThroughS3(
   if (end.upload_id === null || (end.status !== 'committed' && end.status !== 'dry_run')) {
     throw new ApiError(200, 'IMPORT_FAILED', end.message ?? `The import ended ${end.status}`);
   }
-  return call<UploadReport>('GET', `uploads/${encodeURIComponent(end.upload_id)}`, options.apiKey);
+  return keyedJson<UploadReport>('GET', `uploads/${encodeURIComponent(end.upload_id)}`, options.apiKey);
 }
 
 /**
@@ -131,8 +107,7 @@ export async function importThroughS3(
  * can send the API key in a header.
  */
 async function follow(job: JobState, apiKey: string, onState: (state: JobState) => void): Promise<JobState> {
-  const headers: Record<string, string> = { accept: 'text/event-stream' };
-  if (apiKey !== '') headers.authorization = `Bearer ${apiKey}`;
+  const headers = authHeaders(apiKey, 'text/event-stream');
   const response = await fetch(`imports/${encodeURIComponent(job.import_id)}/events`, { headers }).catch(() => {
     throw new ApiError(0, '', 'The server could not be reached');
   });

@@ -10,43 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { historical } from '../helpers/http.js';
+import { waitForEnd, type ImportJobView } from '../helpers/imports.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
 import { startSlowProxy } from '../helpers/slow-proxy.js';
 
-interface JobView {
-  import_id: string;
-  status: string;
-  table: string;
-  source: string;
-  bytes_read: number;
-  bytes_total: number | null;
-  records: number;
-  upload_id: string | null;
-  message: string | null;
-  received?: number;
-  inserted?: number;
-  rejected?: number;
-  incomplete?: number;
-  attempts: number;
-}
-
-const FINISHED = ['committed', 'dry_run', 'failed', 'cancelled'];
+type JobView = ImportJobView;
 
 /** The historical file's counts, from the file itself: every line a record, every 5-field line with an empty field incomplete. */
 const employeesLines = historical('hired_employees')
   .toString()
   .split(/\r?\n/)
   .filter((l) => l !== '');
-
-export async function waitForEnd(get: () => Promise<JobView>, timeoutMs = 60_000): Promise<JobView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await get();
-    if (FINISHED.includes(job.status)) return job;
-    if (Date.now() > deadline) throw new Error(`import still ${job.status} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 for (const backend of BACKENDS) {
   describe.skipIf(!backend.available)(`import jobs (${backend.name})`, () => {
@@ -190,6 +164,22 @@ for (const backend of BACKENDS) {
       expect(res.statusCode).toBe(status);
       expect(res.json()).toMatchObject({ error: code });
       expect(res.json().message).toMatch(why);
+    });
+
+    it.each([
+      ['/imports/a%00b', 404, 'IMPORT_NOT_FOUND'],
+      ['/imports/a%00b/events', 404, 'IMPORT_NOT_FOUND'],
+      ['/uploads/a%00b', 404, 'UPLOAD_NOT_FOUND'],
+      ['/uploads/a%00b/rejects.csv', 404, 'UPLOAD_NOT_FOUND'],
+    ])('an id that is not one of ours (%s, a NUL in it) names nothing: %i %s, not a database error', async (url, status, code) => {
+      const res = await t.app.inject({ url });
+      expect(res.statusCode).toBe(status);
+      expect(res.json()).toMatchObject({ error: code });
+    });
+
+    it('a NUL in the id is no job either when cancelling or paging', async () => {
+      expect((await t.app.inject({ method: 'DELETE', url: '/imports/a%00b' })).json()).toMatchObject({ error: 'IMPORT_NOT_FOUND' });
+      expect((await t.app.inject({ url: '/imports?before=a%00b' })).json()).toEqual({ imports: [], next: null });
     });
 
     it('unknown ids are 404 IMPORT_NOT_FOUND; a finished job cannot be cancelled (409)', async () => {
