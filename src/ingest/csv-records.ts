@@ -51,6 +51,17 @@ export class CsvRecordReader {
     return { line: this.line + breaksIn(this.rest, 0, pendingCr ? n - 1 : n, true), pendingCr };
   }
 
+  /** No record is half read: the next text starts a line (the byte path may take it, copy-scan.ts). */
+  get idle(): boolean {
+    return this.rest === '';
+  }
+
+  /** Lines read elsewhere (by the byte path) while idle: the next text starts `lines` further on. */
+  advance(lines: number): void {
+    if (!this.idle) throw new Error('advance() while a record is half read');
+    this.line += lines;
+  }
+
   /** A UTF-16 unit is at most 3 UTF-8 bytes: only text long enough to be too long is measured. */
   private tooLong(text: string): boolean {
     return text.length * 3 > this.maxRecordBytes && Buffer.byteLength(text, 'utf8') > this.maxRecordBytes;

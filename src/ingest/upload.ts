@@ -5,6 +5,8 @@ import { AppError, isAppError, SourceAbortedError } from '../errors.js';
 import type { TableDef } from '../tables.js';
 import type { UploadReport } from '../upload-record.js';
 import type { LoadOutcome, LoadSession, Store, StagedRow, UploadRecord, UploadStatus } from '../store/store.js';
+import { isUtf8 } from 'node:buffer';
+import { CopyScanner, mayScan, type ScannedPart } from './copy-scan.js';
 import { CsvRecordReader, CsvSyntaxError } from './csv-records.js';
 import { RejectSpool } from './reject-spool.js';
 import { checkFields } from './row-rules.js';
@@ -102,6 +104,73 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
         }
       }
     };
+    const fields = (text: string, line: number): string[] => {
+      const split = text.split(',');
+      if (split.length > maxFields)
+        throw new CsvSyntaxError(`line ${line}: ${split.length} fields, more than the limit of ${maxFields}`, line);
+      return split;
+    };
+    // PostgreSQL: whole lines of plain CSV take the byte path, the rest the records below.
+    const scanner =
+      session.writeCopyRows === undefined
+        ? undefined
+        : new CopyScanner(options.table, { strict: options.strict, maxRecordBytes: options.maxRecordChars }, (text, line) =>
+            checkFields(options.table, fields(text, line), options.strict),
+          );
+    const scanned = async (part: ScannedPart): Promise<void> => {
+      record.received += part.received;
+      for (const r of part.rejected) spool.add(r);
+      if (part.count > 0) {
+        // The rows read the other way before these go first.
+        if (chunk.length > 0) tally(await session.write(chunk));
+        chunk = [];
+        tally(await session.writeCopyRows!(part));
+      }
+      reader.advance(part.lines);
+    };
+    /** The start of a line not complete yet (bytes after the piece's last LF), for the byte path. */
+    let carry: Buffer | undefined;
+    /** The decoder has seen the file's first bytes: a byte order mark there is its to drop. */
+    let decoded = false;
+    const readText = async (bytes: Buffer): Promise<void> => {
+      decoded = true;
+      await stage(reader.push(decodeChunk(decoder, bytes, reader)));
+    };
+    /** Whole lines (`lines` ends with LF): the byte path when it can take them, else the records. */
+    const readLines = async (lines: Buffer, scan: CopyScanner): Promise<void> => {
+      if (decoded && reader.idle && mayScan(lines) && isUtf8(lines)) {
+        const part = scan.scan(lines, reader.position().line);
+        if (part !== undefined) return scanned(part);
+      }
+      await readText(lines);
+    };
+    const readBytes = async (piece: Buffer, scan: CopyScanner): Promise<void> => {
+      let rest = piece;
+      if (carry !== undefined) {
+        // The line begun in the previous piece, completed on its own (no copy of the whole piece).
+        const first = piece.indexOf(LF) + 1;
+        if (first === 0) {
+          const longer = Buffer.concat([carry, piece]);
+          carry = undefined;
+          if (longer.length > options.maxRecordChars) await readText(longer);
+          else carry = longer;
+          return;
+        }
+        const head = Buffer.concat([carry, piece.subarray(0, first)]);
+        carry = undefined;
+        await readLines(head, scan);
+        rest = piece.subarray(first);
+      }
+      const end = rest.lastIndexOf(LF) + 1;
+      if (end === 0) {
+        if (rest.length > options.maxRecordChars) await readText(rest);
+        else if (rest.length > 0) carry = Buffer.from(rest);
+        return;
+      }
+      // Copied: a slice would keep the whole piece alive.
+      if (end < rest.length) carry = Buffer.from(rest.subarray(end));
+      await readLines(end === rest.length ? rest : rest.subarray(0, end), scan);
+    };
     for await (const piece of source) {
       // One piece of the body per turn of the event loop. Node reads up to 32 socket buffers in
       // one poll and would run this loop for each in a row (seconds of stalls for other requests
@@ -110,10 +179,15 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
       await nextTurn();
       bytes += piece.length;
       if (bytes > options.maxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${options.maxBytes} bytes`);
-      const text = typeof piece === 'string' ? piece : decodeChunk(decoder, piece, reader);
-      await stage(reader.push(text));
+      if (scanner !== undefined && typeof piece !== 'string') await readBytes(piece, scanner);
+      else {
+        if (carry !== undefined) await readText(carry);
+        carry = undefined;
+        await stage(reader.push(typeof piece === 'string' ? piece : decodeChunk(decoder, piece, reader)));
+      }
       options.onProgress?.(bytes, record.received);
     }
+    if (carry !== undefined) await readText(carry);
     await stage([...reader.push(decodeChunk(decoder, undefined, reader)), ...reader.end()]);
     // The last record of a file without a final line break is only read here.
     options.onProgress?.(bytes, record.received);
@@ -146,6 +220,8 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
     spool.dispose();
   }
 }
+
+const LF = 10;
 
 const toRecord = ({ errors: _errors, ...record }: UploadReport): UploadRecord => record;
 

@@ -22,6 +22,26 @@ export interface Rejection {
   reason: string;
 }
 
+/**
+ * Accepted rows already written as PostgreSQL COPY text by the ingest's byte path
+ * (ingest/copy-scan.ts), with what a replay through staging and the hire count need.
+ */
+export interface CopyRows {
+  /** One COPY text line per row. */
+  text: Buffer;
+  /** Bytes the rows' records (as sent) are slices of. */
+  raw: Buffer;
+  /** Per row: its line * 2 (+ 1 when incomplete), then its record's start and end in `raw`. */
+  rows: Float64Array;
+  /**
+   * hired_employees, per row: `year * 4 + quarter - 1` of its instant (-1: not counted, no
+   * instant or no department), department_id, job_id (0 when NULL).
+   */
+  hires?: Float64Array | undefined;
+  count: number;
+  incomplete: number;
+}
+
 /** What a load session did with the rows it was given. */
 export interface LoadOutcome {
   inserted: number;
@@ -50,6 +70,8 @@ export type UploadRecord = Static<typeof UploadRecordSchema>;
 export interface LoadSession {
   /** Writes (or stages) a chunk; rejections found now are returned, others may come from `finish`. */
   write(rows: readonly StagedRow[]): Promise<LoadOutcome>;
+  /** The same for rows the ingest's byte path has written as COPY text (PostgreSQL only). */
+  writeCopyRows?(rows: CopyRows): Promise<LoadOutcome>;
   /** Applies anything still staged; returns what that did. Does not commit. */
   finish(): Promise<LoadOutcome>;
   /** Logs the upload's report and rejected rows, then commits everything at once. */

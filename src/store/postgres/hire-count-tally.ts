@@ -39,8 +39,28 @@ export class HireCountTally {
     const datetime = values[this.columns.datetime];
     const department = values[this.columns.department];
     if (typeof datetime !== 'string' || typeof department !== 'number') return;
-    const job = (values[this.columns.job] ?? 0) as number;
-    const yq = quarterIndex(datetime);
+    this.countKey(quarterIndex(datetime), department, (values[this.columns.job] ?? 0) as number);
+  }
+
+  /** Writes a row's (quarter, department, job) at `hires[3 * i]`, as CopyRows.hires holds them. */
+  key(values: Row, hires: Float64Array, i: number): void {
+    const datetime = values[this.columns.datetime];
+    const department = values[this.columns.department];
+    const counted = typeof datetime === 'string' && typeof department === 'number';
+    hires[3 * i] = counted ? quarterIndex(datetime) : -1;
+    hires[3 * i + 1] = counted ? department : -1;
+    hires[3 * i + 2] = (values[this.columns.job] ?? 0) as number;
+  }
+
+  /** Counts the first `count` rows of CopyRows.hires. */
+  countAll(hires: Float64Array, count: number): void {
+    for (let i = 0; i < count; i++) {
+      const yq = hires[3 * i]!;
+      if (yq >= 0) this.countKey(yq, hires[3 * i + 1]!, hires[3 * i + 2]!);
+    }
+  }
+
+  private countKey(yq: number, department: number, job: number): void {
     if (department < DEPARTMENTS && job < JOBS) {
       let hires = this.dense.get(yq);
       if (hires === undefined) this.dense.set(yq, (hires = new Int32Array(DEPARTMENTS * JOBS)));

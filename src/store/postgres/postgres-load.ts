@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import { primaryKeyOf, TABLES, type TableDef } from '../../tables.js';
 import { quoteIdent, SQL_TYPES } from '../ddl.js';
-import type { LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
+import type { CopyRows, LoadOptions, LoadOutcome, LoadSession, Rejection, StagedRow, UploadRecord } from '../store.js';
 import { copyField, copyIn, copyLineFor, CopyWriter, type CopyValue } from './copy-text.js';
 import { mapPgError } from './errors.js';
 import { HireCountTally } from './hire-count-tally.js';
@@ -32,31 +32,16 @@ const stageLine = (row: StagedRow, valuesLine: string): string =>
   `${row.line}\t${copyField(row.raw)}\t${copyField(row.incomplete)}\t${valuesLine}`;
 
 /**
- * One chunk of a direct segment as it was sent, kept for a replay through staging: its COPY text,
- * and the rest of a staging line kept raw (no escaping, no string per row) until a replay needs it.
+ * A chunk's rows as staging COPY text (line, raw, incomplete, values), for a replay of a direct
+ * segment or a byte-path chunk on the staging path.
  */
-interface SentChunk {
-  /** The rows' target COPY text, one line per row (COPY text escapes newlines). */
-  text: Buffer;
-  /** The rows' raw records, one after the other. */
-  raw: Buffer;
-  /**
-   * Per row: its line * 2, plus 1 when it is incomplete, then its raw record's length (UTF-16
-   * units). One typed array, off the heap: kept for a whole segment, an array per field would be
-   * copied by every young-generation collection until promoted.
-   */
-  rows: Float64Array;
-}
-
-/** A sent chunk's rows as staging COPY text (line, raw, incomplete, values), for the replay. */
-function* stageText(chunks: readonly SentChunk[]): Iterable<string> {
+function* stageText(chunks: readonly CopyRows[]): Iterable<string> {
   for (const chunk of chunks) {
     const values = chunk.text.toString().split('\n');
-    const raws = chunk.raw.toString();
     let text = '';
-    for (let i = 0, at = 0; 2 * i < chunk.rows.length; i++) {
-      const raw = raws.slice(at, (at += chunk.rows[2 * i + 1]!));
-      const line = chunk.rows[2 * i]!;
+    for (let i = 0; i < chunk.count; i++) {
+      const line = chunk.rows[3 * i]!;
+      const raw = chunk.raw.toString('utf8', chunk.rows[3 * i + 1], chunk.rows[3 * i + 2]);
       text += `${Math.floor(line / 2)}\t${copyField(raw)}\t${line % 2 === 1 ? 't' : 'f'}\t${values[i]!}\n`;
     }
     yield text;
@@ -69,7 +54,7 @@ const UNIQUE_VIOLATION = '23505';
 /** Rows copied straight into the table under one savepoint, replayed through staging if that fails. */
 interface DirectSegment {
   /** Every chunk of the segment, sent or not, for the replay. */
-  chunks: SentChunk[];
+  chunks: CopyRows[];
   /** hired_employees: the segment's hires, added to the session's once it is released. */
   tally: HireCountTally | undefined;
   rows: number;
@@ -237,10 +222,48 @@ export class PostgresLoadSession implements LoadSession {
     const closed = await this.closed();
     // The segment closed last met a duplicate: this session is on the staging path now.
     if (!this.direct) return merge(closed, await this.write(rows));
-    return merge(closed, await this.writeToSegment(rows));
+    return merge(closed, await this.writeToSegment(this.encode(rows)));
   }
 
-  private async writeToSegment(rows: readonly StagedRow[]): Promise<LoadOutcome> {
+  async writeCopyRows(rows: CopyRows): Promise<LoadOutcome> {
+    if (rows.count === 0) return empty();
+    const closed = this.direct ? await this.closed() : empty();
+    if (this.direct) return merge(closed, await this.writeToSegment(rows));
+    this.staged += rows.count;
+    this.stagedIncomplete += rows.incomplete;
+    const previous = this.pending;
+    const copy = copyIn(this.held.client, this.copySql, stageText([rows])).then(() => undefined);
+    copy.catch(() => undefined);
+    this.pending = copy;
+    await this.guard(() => previous);
+    return merge(closed, this.staged >= this.applyEvery ? await this.apply() : empty());
+  }
+
+  /** Rows of the string path as the byte path writes them: COPY text, records kept raw for a replay. */
+  private encode(rows: readonly StagedRow[]): CopyRows {
+    // One pass per row: its COPY line, and what a replay would need besides, kept as it is.
+    let target = '';
+    let raw = '';
+    let at = 0;
+    let incomplete = 0;
+    const kept = new Float64Array(3 * rows.length);
+    const hires = this.tally === undefined ? undefined : new Float64Array(3 * rows.length);
+    const copyLine = this.copyLine;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      target += copyLine(row.values);
+      raw += row.raw;
+      kept[3 * i] = row.line * 2 + (row.incomplete ? 1 : 0);
+      kept[3 * i + 1] = at;
+      kept[3 * i + 2] = at += Buffer.byteLength(row.raw);
+      if (row.incomplete) incomplete++;
+      if (hires !== undefined) this.tally!.key(row.values, hires, i);
+    }
+    // Bytes, not the strings: they would be built of slices that keep whole pieces of the body alive.
+    return { text: Buffer.from(target), raw: Buffer.from(raw), rows: kept, hires, count: rows.length, incomplete };
+  }
+
+  private async writeToSegment(rows: CopyRows): Promise<LoadOutcome> {
     return this.guard(async () => {
       if (this.segment === undefined) {
         await this.held.client.query('SAVEPOINT direct_segment');
@@ -253,26 +276,11 @@ export class PostgresLoadSession implements LoadSession {
         };
       }
       const segment = this.segment;
-      // One pass per row: its COPY line, and what a replay would need besides, kept as it is.
-      let target = '';
-      let raw = '';
-      const kept = new Float64Array(2 * rows.length);
-      const tally = segment.tally;
-      const copyLine = this.copyLine;
-      for (let i = 0; i < rows.length; i++) {
-        const row = rows[i]!;
-        target += copyLine(row.values);
-        raw += row.raw;
-        kept[2 * i] = row.line * 2 + (row.incomplete ? 1 : 0);
-        kept[2 * i + 1] = row.raw.length;
-        if (row.incomplete) segment.incomplete++;
-        tally?.count(row.values);
-      }
-      // Bytes, not the strings: they would be built of slices that keep whole pieces of the body alive.
-      const text = Buffer.from(target);
-      segment.chunks.push({ text, raw: Buffer.from(raw), rows: kept });
-      segment.rows += rows.length;
-      await segment.copy.write(text);
+      if (segment.tally !== undefined && rows.hires !== undefined) segment.tally.countAll(rows.hires, rows.count);
+      segment.incomplete += rows.incomplete;
+      segment.chunks.push(rows);
+      segment.rows += rows.count;
+      await segment.copy.write(rows.text);
       if (segment.copy.failure !== undefined) return this.closeSegment();
       if (segment.rows >= this.applyEvery) {
         const closing = this.closeSegment();
