@@ -84,18 +84,22 @@ export class CopyScanner {
     this.ints = new Float64Array(this.types.length);
   }
 
+  /** Per row: line * 2 + incomplete, raw start, raw end; reused from part to part. */
+  private rows = new Float64Array(3 * 4096);
+  /** Per row: yq, department, job (hired_employees); reused. */
+  private hireKeys = new Float64Array(3 * 4096);
+
   /**
    * Scans `part` (whole lines: it ends with LF; valid UTF-8 without a quote, see mayScan), whose
    * first line is `line`. Undefined when the part must be read by the general path instead
-   * (nothing of it was taken then).
+   * (nothing of it was taken then). The answer's text, rows and hires are this scanner's own
+   * memory, reused by the next scan: whoever keeps them copies them (no allocation per part).
    */
   scan(part: Buffer, line: number): ScannedPart | undefined {
     this.o = 0;
     // Per row: line * 2 + incomplete, raw start, raw end; hires: yq, department, job.
-    // Sized for lines of 32 bytes or more (the generated hires are ~50): rarely grown.
-    const guess = 3 * ((part.length >> 5) + 16);
-    let rows = new Float64Array(guess);
-    let hires = this.hires === undefined ? undefined : new Float64Array(guess);
+    let rows = this.rows;
+    let hires = this.hires === undefined ? undefined : this.hireKeys;
     let count = 0;
     let incomplete = 0;
     let received = 0;
@@ -130,12 +134,12 @@ export class CopyScanner {
         empty = check.incomplete ? 1 : 0;
         if (this.hires !== undefined) this.hiresOf(check.values);
       }
-      if (3 * count + 3 > rows.length) rows = grow(rows);
+      if (3 * count + 3 > rows.length) rows = this.rows = grow(rows);
       rows[3 * count] = first * 2 + (empty > 0 ? 1 : 0);
       rows[3 * count + 1] = start;
       rows[3 * count + 2] = end;
       if (hires !== undefined) {
-        if (3 * count + 3 > hires.length) hires = grow(hires);
+        if (3 * count + 3 > hires.length) hires = this.hireKeys = grow(hires);
         const at = this.hires!;
         const department = this.ints[at.department]!;
         const h = hires;
@@ -147,7 +151,7 @@ export class CopyScanner {
       count++;
     }
     return {
-      text: Buffer.from(this.out.subarray(0, this.o)),
+      text: this.out.subarray(0, this.o),
       raw: part,
       rows: rows.subarray(0, 3 * count),
       hires: hires?.subarray(0, 3 * count),

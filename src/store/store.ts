@@ -24,7 +24,9 @@ export interface Rejection {
 
 /**
  * Accepted rows already written as PostgreSQL COPY text by the ingest's byte path
- * (ingest/copy-scan.ts), with what a replay through staging and the hire count need.
+ * (ingest/copy-scan.ts), with what a replay through staging and the hire count need. Its
+ * buffers are the scanner's, reused by its next part: a session copies what it keeps before
+ * its write resolves.
  */
 export interface CopyRows {
   /** One COPY text line per row. */
@@ -197,18 +199,19 @@ export interface Store {
   /** Empties the three tables (and the report counts derived from them), never blocking the event loop long. */
   reset(wait?: WriteWait): Promise<void>;
   /**
-   * Streams a table's rows in id order, as stored (datetimes as canonical UTC text), in keyset
-   * pages (`id > last ORDER BY id LIMIT n`), each its own short read: a slow consumer never holds
-   * a snapshot, a connection or the WAL. Each page is consistent; a row committed during the
-   * export appears if its id is past the page being read. Memory stays flat however large the table.
+   * Streams a table's rows in id order, as stored (datetimes as canonical UTC text), a page of
+   * rows at a time: keyset pages (`id > last ORDER BY id LIMIT n`), each its own short read, so a
+   * slow consumer never holds a snapshot, a connection or the WAL. Each page is consistent; a row
+   * committed during the export appears if its id is past the page being read. Memory stays flat
+   * however large the table. Pages, not rows: a backup handles a thousand rows per step.
    */
-  exportRows(table: TableDef): AsyncIterable<Row>;
+  exportRows(table: TableDef): AsyncIterable<readonly Row[]>;
   /**
-   * Writes `rows` into a table in one transaction, taking the table's writer turn like an
-   * upload. `replace`: the table's content becomes exactly `rows`; `merge`: upsert by id. The
+   * Writes pages of rows into a table in one transaction, taking the table's writer turn like an
+   * upload. `replace`: the table's content becomes exactly the rows; `merge`: upsert by id. The
    * report counts stay exact (triggers, or counted in memory by a bulk replace). Any error, from
-   * the store or thrown by `rows`, rolls everything back; a repeated id in `rows` is
-   * BACKUP_INVALID. Resolves with the rows written.
+   * the store or thrown by `pages`, rolls everything back; a repeated id is BACKUP_INVALID.
+   * Resolves with the rows written.
    */
-  importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number>;
+  importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number>;
 }

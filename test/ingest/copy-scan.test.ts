@@ -281,4 +281,40 @@ describe.skipIf(!postgresBackend.available)('uploads into PostgreSQL (byte path)
       await sqlite.close();
     }
   });
+
+  it('a file larger than the arenas segments hold, with duplicates that make later segments replay', async () => {
+    const store = new PostgresStore({ connectionString: db.url, poolMax: 2 });
+    const sqlite = new SqliteStore({ path: ':memory:' });
+    await sqlite.migrate();
+    try {
+      await store.reset();
+      const lines: string[] = [];
+      for (let id = 1; id <= 150_000; id++)
+        lines.push(`${id},Person ${id} ${'x'.repeat(id % 40)},2021-0${1 + (id % 9)}-01T00:00:00Z,${1 + (id % 12)},${1 + (id % 180)}`);
+      // An id repeated far from its first line (the last), and one whose first line comes early
+      // (line 120,001), so that its original at line 150,000 is the duplicate.
+      lines.push('77000,Again,2021-05-05T00:00:00Z,3,3');
+      lines.splice(120_000, 0, '149999,Early,2021-01-01T00:00:00Z,1,1');
+      const bytes = Buffer.from(lines.join('\r\n') + '\r\n');
+      const options = {
+        table: EMPLOYEES,
+        batchSize: 5000,
+        strict: false,
+        dryRun: false,
+        onConflict: 'reject' as const,
+        maxBytes: 1 << 30,
+        maxRecordChars: MAX_RECORD_BYTES,
+      };
+      const ours = await ingestCsv(store, source(bytes, 5), options);
+      const theirs = await ingestCsv(sqlite, source(bytes, 0), options);
+      expect({ inserted: ours.inserted, rejected: ours.rejected }).toEqual({ inserted: 150_000, rejected: 2 });
+      expect(await collect(store.rejects(ours.upload_id))).toEqual(await collect(sqlite.rejects(theirs.upload_id)));
+      expect((await collect(store.rejects(ours.upload_id))).map((r) => r.line)).toEqual([150_000, 150_002]);
+      expect(await stored(store)).toEqual(await stored(sqlite));
+      expect(await counts(store)).toEqual(await counts(sqlite));
+    } finally {
+      await store.close();
+      await sqlite.close();
+    }
+  });
 });
