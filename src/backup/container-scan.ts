@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import avro from 'avsc';
+import { HEADER, LONG, MAGIC, MAX_HEADER_BYTES, SYNC_BYTES, type Header } from './container.js';
 
 /** What the framing of an Avro object container file says, without decoding a row. */
 export interface ContainerSummary {
@@ -12,19 +12,6 @@ export interface ContainerSummary {
   complete: boolean;
 }
 
-const HEADER = avro.Type.forSchema({
-  type: 'record',
-  name: 'org.apache.avro.file.Header',
-  fields: [
-    { name: 'magic', type: { type: 'fixed', name: 'Magic', size: 4 } },
-    { name: 'meta', type: { type: 'map', values: 'bytes' } },
-    { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
-  ],
-});
-const LONG = avro.Type.forSchema('long');
-const MAGIC = Buffer.from('Obj\x01', 'latin1');
-const MAX_HEADER_BYTES = 1024 * 1024;
-
 /**
  * Walks an Avro container file's blocks (count, size, skip, sync marker) to count its rows: a
  * few bytes read per block, so listing a folder of large backups stays cheap. Returns undefined
@@ -35,7 +22,7 @@ export async function scanContainer(path: string): Promise<ContainerSummary | un
   try {
     const size = (await file.stat()).size;
     let head = Buffer.alloc(0);
-    let header: { value: { magic: Buffer; meta: Record<string, Buffer>; sync: Buffer }; offset: number } | undefined;
+    let header: { value: Header; offset: number } | undefined;
     for (let want = 4096; header === undefined && want <= MAX_HEADER_BYTES * 2; want *= 4) {
       const { buffer, bytesRead } = await file.read(Buffer.alloc(Math.min(want, size)), 0, Math.min(want, size), 0);
       head = buffer.subarray(0, bytesRead);
@@ -49,15 +36,15 @@ export async function scanContainer(path: string): Promise<ContainerSummary | un
     let rows = 0;
     let blocks = 0;
     const frame = Buffer.alloc(20);
-    const sync = Buffer.alloc(16);
+    const sync = Buffer.alloc(SYNC_BYTES);
     while (pos < size) {
       const { bytesRead } = await file.read(frame, 0, frame.length, pos);
       const count = LONG.decode(frame.subarray(0, bytesRead), 0);
       const length = count.offset < 0 ? count : LONG.decode(frame.subarray(0, bytesRead), count.offset);
       if (count.offset < 0 || length.offset < 0) break;
-      const end = pos + length.offset + (length.value as number) + 16;
+      const end = pos + length.offset + (length.value as number) + SYNC_BYTES;
       if (end > size) break;
-      await file.read(sync, 0, 16, end - 16);
+      await file.read(sync, 0, SYNC_BYTES, end - SYNC_BYTES);
       if (!sync.equals(header.value.sync)) break;
       rows += count.value as number;
       blocks++;

@@ -1,103 +1,292 @@
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import avro from 'avsc';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { inflateRaw as inflateRawCallback } from 'node:zlib';
 import { AppError, isAppError, SourceAbortedError } from '../errors.js';
 import { convertField } from '../ingest/row-rules.js';
 import type { Row, TableDef, Value } from '../tables.js';
 import { readerType } from './avro-schema.js';
+import { MAGIC, MAX_BLOCK_BYTES, MAX_FRAME_BYTES, MAX_HEADER_BYTES, readLong, SYNC_BYTES } from './container.js';
 import { checkWriterSchema } from './schema-check.js';
 
-/** A file whose header is not complete after this many bytes is not a backup. */
-const MAX_HEADER_BYTES = 1024 * 1024;
-/** A block (compressed) larger than this is refused rather than buffered: ours are ~64 KiB. */
-const MAX_BLOCK_BYTES = 64 * 1024 * 1024;
+const inflateRaw = promisify(inflateRawCallback);
+
+/**
+ * Blocks read and being inflated (on libuv's thread pool) ahead of the one whose rows the store
+ * is writing: the second core inflates while the first decodes and inserts.
+ */
+const AHEAD = 2;
+/** Rows per page handed on: a block of another writer's may hold many more than ours (~2,000). */
+const PAGE_ROWS = 4096;
 
 const invalid = (message: string, details?: unknown): AppError =>
   new AppError('BACKUP_INVALID', `The file is not a valid Avro backup: ${message}`, details);
 
 /**
- * avsc's decoder keeps the bytes it has not decoded yet here; no public API tells them. avsc is
- * pinned to the exact version this was written against (package.json), and
- * test/exactness/library-patches.test.ts fails when the installed one differs or lacks these fields.
+ * The body's bytes not consumed yet, as its chunks arrived. A piece (the header, a block) is
+ * joined into one buffer only once all its bytes are there, so a large block sent in many small
+ * chunks costs one copy, not one per chunk.
  */
-interface DecoderState {
-  _tap: { buf: Buffer; pos: number };
-  _syncMarker: Buffer | null;
-}
-const undecodedBytes = (decoder: avro.streams.BlockDecoder): number => {
-  const tap = (decoder as unknown as DecoderState)._tap;
-  return tap.buf.length - tap.pos;
-};
-const headerRead = (decoder: avro.streams.BlockDecoder): boolean => (decoder as unknown as DecoderState)._syncMarker !== null;
+class Bytes {
+  private chunks: Buffer[] = [];
+  length = 0;
+  received = 0;
 
-/**
- * Decodes an Avro object container file (any codec avsc knows: null, deflate) into rows of
- * `table`, streamed: the bytes are read as the rows are consumed, so memory does not grow with
- * the file. The writer's schema is checked against the table's before any row is read
- * (SCHEMA_MISMATCH, naming the field); a file that is not Avro, is cut short or holds a value
- * the table cannot store is BACKUP_INVALID. Both are thrown while iterating, before or after
- * some rows: the caller's transaction must roll back.
- */
-export async function* decodeBackup(source: AsyncIterable<Buffer>, table: TableDef): AsyncGenerator<Row> {
-  const decoder = new avro.streams.BlockDecoder({
-    readerSchema: readerType(table),
-    parseHook: (schema) => checkWriterSchema(table, schema),
-  });
-  const guard = new SizeGuard(decoder);
-  // The body's own failures (too large, the client gone) are told apart from the file's.
-  let sourceError: unknown;
-  async function* body(): AsyncIterable<Buffer> {
-    try {
-      yield* source;
-    } catch (error) {
-      sourceError = error;
-      throw error;
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    this.received += chunk.length;
+  }
+
+  /** A buffer that starts with the first `n` bytes (n ≤ length); it may hold more. */
+  peek(n: number): Buffer {
+    let k = 0;
+    for (let have = 0; have < n; k++) have += this.chunks[k]!.length;
+    if (k > 1) this.chunks.splice(0, k, Buffer.concat(this.chunks.slice(0, k)));
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+
+  skip(n: number): void {
+    this.length -= n;
+    while (n > 0) {
+      const first = this.chunks[0]!;
+      if (first.length <= n) {
+        n -= first.length;
+        this.chunks.shift();
+      } else {
+        this.chunks[0] = first.subarray(n);
+        n = 0;
+      }
     }
   }
-  const feeding = pipeline(body(), guard, decoder);
-  // Its failure also destroys the decoder, which is where the loop below sees it.
-  feeding.catch(() => undefined);
-  let record = 0;
-  try {
-    for await (const value of decoder as AsyncIterable<Record<string, unknown>>) {
-      record++;
-      yield toRow(table, value, record);
+}
+
+interface FileHeader {
+  meta: Record<string, Buffer>;
+  sync: Buffer;
+  /** Bytes the header takes. */
+  length: number;
+}
+
+/**
+ * The header at the start of `buf` (magic already checked), or undefined when `buf` ends inside
+ * it. Parsed by hand rather than with a map type: every step consumes bytes, so a hostile count
+ * ("2^50 entries") cannot make it loop past the end of what was received.
+ */
+function parseHeader(buf: Buffer): FileHeader | undefined {
+  const meta: Record<string, Buffer> = {};
+  let pos = MAGIC.length;
+  const piece = (): Buffer | undefined => {
+    const length = readLong(buf, pos);
+    if (length === undefined) return undefined;
+    if (length.value < 0) throw invalid('its header holds a negative length');
+    if (length.offset + length.value > buf.length) return undefined;
+    pos = length.offset + length.value;
+    return buf.subarray(length.offset, pos);
+  };
+  for (;;) {
+    const count = readLong(buf, pos);
+    if (count === undefined) return undefined;
+    pos = count.offset;
+    let entries = count.value;
+    if (entries === 0) break;
+    if (entries < 0) {
+      // A negative count is followed by the entries' size in bytes (the spec's block form).
+      const size = readLong(buf, pos);
+      if (size === undefined) return undefined;
+      pos = size.offset;
+      entries = -entries;
     }
-    await feeding;
-    if (!headerRead(decoder)) throw invalid(guard.bytes === 0 ? 'the body is empty' : 'the file is cut short inside its header');
-    const left = undecodedBytes(decoder);
-    if (left > 0) throw invalid(`the file is cut short: its last ${left} bytes are not a whole block`, { after_records: record });
+    for (let i = 0; i < entries; i++) {
+      const key = piece();
+      const value = key === undefined ? undefined : piece();
+      if (value === undefined) return undefined;
+      meta[key!.toString('utf8')] = Buffer.from(value);
+    }
+  }
+  if (pos + SYNC_BYTES > buf.length) return undefined;
+  return { meta, sync: Buffer.from(buf.subarray(pos, pos + SYNC_BYTES)), length: pos + SYNC_BYTES };
+}
+
+/** How a block's bytes become its records' bytes. */
+function codecOf(name: string): (data: Buffer) => Promise<Buffer> {
+  if (name === 'null') return (data) => Promise.resolve(data);
+  if (name === 'deflate') {
+    return (data) =>
+      // Bounded like a compressed block: a small block that inflates to gigabytes is refused.
+      inflateRaw(data, { maxOutputLength: MAX_BLOCK_BYTES }).catch((error: NodeJS.ErrnoException) => {
+        throw error.code === 'ERR_BUFFER_TOO_LARGE'
+          ? invalid(`a block inflates to more than ${MAX_BLOCK_BYTES} bytes`)
+          : invalid(`deflate codec decompression error (${error.message})`);
+      });
+  }
+  throw invalid(`unknown codec: ${name}`);
+}
+
+/**
+ * Decodes an Avro object container file (codec null or deflate) into pages of rows of `table`,
+ * streamed: the bytes are read as the pages are consumed, so memory does not grow with the file.
+ * The framing is read here (container.ts); each block is inflated asynchronously, a block ahead,
+ * and its records decoded at once with avsc's `Type#decode` and the resolver from the writer's
+ * schema to the table's. The writer's schema is checked against the table's before any row is
+ * read (SCHEMA_MISMATCH, naming the field); a file that is not Avro, has a header over 1 MiB or a
+ * block over 64 MiB, is cut short or holds a value the table cannot store is BACKUP_INVALID
+ * (naming the record). Both are thrown while iterating, before or after some pages: the
+ * caller's transaction must roll back.
+ */
+export async function* decodeBackup(source: AsyncIterable<Buffer>, table: TableDef): AsyncGenerator<Row[]> {
+  const input = source[Symbol.asyncIterator]();
+  const bytes = new Bytes();
+  let ended = false;
+  // The body's own failures (too large, the client gone) are told apart from the file's.
+  let sourceError: unknown;
+  /** Reads until `n` bytes are waiting or the body ends; whether they are there. */
+  const fill = async (n: number): Promise<boolean> => {
+    while (bytes.length < n && !ended) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await input.next();
+      } catch (error) {
+        sourceError = error;
+        throw error;
+      }
+      if (next.done === true) ended = true;
+      else bytes.push(next.value);
+    }
+    return bytes.length >= n;
+  };
+  /** Records in the blocks framed so far (a framing error is reported after them). */
+  let framed = 0;
+  /** Records decoded so far. */
+  let record = 0;
+  const inflating: { count: number; data: Promise<Buffer> }[] = [];
+  try {
+    const header = await readHeader();
+    const codec = codecOf((header.meta['avro.codec'] ?? Buffer.from('null')).toString());
+    const schemaText = header.meta['avro.schema'];
+    if (schemaText === undefined) throw invalid('its header has no avro.schema');
+    let schema: unknown;
+    try {
+      schema = JSON.parse(schemaText.toString('utf8'));
+    } catch (error) {
+      throw invalid(`its schema is not JSON (${(error as Error).message})`);
+    }
+    const writer = checkWriterSchema(table, schema);
+    const reader = readerType(table);
+    const resolver = reader.createResolver(writer);
+
+    /** The next block's records (count and bytes, still compressed), or undefined at the end of the file. */
+    const readBlock = async (): Promise<{ count: number; data: Buffer } | undefined> => {
+      if (!(await fill(1))) return undefined;
+      await fill(MAX_FRAME_BYTES);
+      const head = bytes.peek(Math.min(MAX_FRAME_BYTES, bytes.length));
+      const count = readLong(head, 0);
+      const length = count === undefined ? undefined : readLong(head, count.offset);
+      if (count === undefined || length === undefined) {
+        if (ended) throw cutShort();
+        throw invalid('a block does not start with its record count and length', { after_records: framed });
+      }
+      if (count.value < 0 || length.value < 0) throw invalid('a block has a negative record count or length', { after_records: framed });
+      if (length.value > MAX_BLOCK_BYTES) throw invalid(`a block is larger than ${MAX_BLOCK_BYTES} bytes`, { after_records: framed });
+      const end = length.offset + length.value + SYNC_BYTES;
+      if (!(await fill(end))) throw cutShort();
+      const buf = bytes.peek(end);
+      if (!buf.subarray(end - SYNC_BYTES, end).equals(header.sync)) throw invalid('invalid sync marker', { after_records: framed });
+      const data = buf.subarray(length.offset, end - SYNC_BYTES);
+      bytes.skip(end);
+      framed += count.value;
+      return { count: count.value, data };
+    };
+
+    for (;;) {
+      while (inflating.length < AHEAD) {
+        const block = await readBlock();
+        if (block === undefined) break;
+        const data = codec(block.data);
+        // Observed at once: a block read ahead may never be awaited (an earlier one failed).
+        data.catch(() => undefined);
+        inflating.push({ count: block.count, data });
+      }
+      const next = inflating.shift();
+      if (next === undefined) break;
+      const data = await next.data;
+      // Every record takes a byte at least (its id): a larger count is a lie, refused before any allocation.
+      if (next.count > data.length) {
+        throw invalid(`a block claims ${next.count} records in ${data.length} bytes`, { after_records: record });
+      }
+      let pos = 0;
+      for (let done = 0; done < next.count;) {
+        const page = new Array<Row>(Math.min(PAGE_ROWS, next.count - done));
+        for (let i = 0; i < page.length; i++) {
+          record++;
+          let decoded: { value: unknown; offset: number };
+          try {
+            decoded = reader.decode(data, pos, resolver);
+          } catch (error) {
+            throw invalid(`record ${record}: ${(error as Error).message}`, { record });
+          }
+          if (decoded.offset < 0) throw invalid(`record ${record}: its block ends inside it`, { record });
+          pos = decoded.offset;
+          page[i] = toRow(table, decoded.value as Record<string, unknown>, record);
+        }
+        done += page.length;
+        yield page;
+        // Only another writer's large block has more than one page: the event loop gets a turn between them.
+        if (done < next.count) await nextTurn();
+      }
+      if (pos !== data.length) throw invalid(`${data.length - pos} bytes follow record ${record} in its block`, { after_records: record });
+    }
   } catch (error) {
     if (sourceError !== undefined) throw sourceError instanceof SourceAbortedError ? new AppError('CLIENT_CLOSED') : sourceError;
     if (isAppError(error)) throw error;
-    // Anything else the decoder raised is the file's fault: bad magic, sync marker, codec, value.
-    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    throw invalid(`${error instanceof Error ? error.message : String(error)}${cause}`, { after_records: record });
+    // Anything else is the file's fault (a varint past 2^53, a schema avsc refuses, …).
+    throw invalid(error instanceof Error ? error.message : String(error), { after_records: record });
   } finally {
-    decoder.destroy();
+    inflating.length = 0;
+    // Not awaited: a body that stalled must not hold the caller; its iterator ends it.
+    input.return?.()?.catch(() => undefined);
+  }
+
+  function cutShort(): AppError {
+    return invalid(`the file is cut short: its last ${bytes.length} bytes are not a whole block`, { after_records: framed });
+  }
+
+  async function readHeader(): Promise<FileHeader> {
+    // Tried on twice as many bytes each time: a header sent a byte per chunk is not parsed a million times.
+    for (let want = 4096; ; want = Math.min(2 * want, MAX_HEADER_BYTES + 1)) {
+      await fill(want);
+      if (bytes.length >= MAGIC.length && !bytes.peek(MAGIC.length).subarray(0, MAGIC.length).equals(MAGIC)) {
+        throw invalid('invalid magic bytes (it is not an Avro object container file)');
+      }
+      const header = bytes.length >= MAGIC.length ? parseHeader(bytes.peek(bytes.length)) : undefined;
+      if (header !== undefined) {
+        bytes.skip(header.length);
+        return header;
+      }
+      if (bytes.received > MAX_HEADER_BYTES) throw invalid(`no Avro header in its first ${MAX_HEADER_BYTES} bytes`);
+      if (ended) throw invalid(bytes.received === 0 ? 'the body is empty' : 'the file is cut short inside its header');
+    }
   }
 }
 
 /** One decoded record as a stored row, checked as the row rules check a CSV field. */
 function toRow(table: TableDef, record: Record<string, unknown>, index: number): Row {
-  const row: Row = new Array<Value>(table.columns.length);
-  for (let i = 0; i < table.columns.length; i++) {
-    const column = table.columns[i]!;
+  const columns = table.columns;
+  const row: Row = new Array<Value>(columns.length);
+  for (let i = 0; i < columns.length; i++) {
+    const column = columns[i]!;
     const value = record[column.name];
-    const fail = (reason: string): never => {
-      throw invalid(`record ${index}: ${reason}`, { record: index, field: column.name, reason });
-    };
     if (value === null || value === undefined) {
-      if (column.primaryKey) fail(`${column.name} is null`);
+      if (column.primaryKey) throw badValue(index, column.name, `${column.name} is null`);
       row[i] = null;
     } else if (column.type === 'integer') {
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-        fail(`${column.name} must be a positive integer within 2^53: ${String(value)}`);
+        throw badValue(index, column.name, `${column.name} must be a positive integer within 2^53: ${String(value)}`);
       }
-      row[i] = value as number;
+      row[i] = value;
     } else if (column.type === 'text') {
       const checked = convertField(column, value as string);
-      if ('reason' in checked) fail(checked.reason);
+      if ('reason' in checked) throw badValue(index, column.name, checked.reason);
       row[i] = value as string;
     } else {
       // The timestamp logical type already made it the canonical UTC text.
@@ -107,27 +296,5 @@ function toRow(table: TableDef, record: Record<string, unknown>, index: number):
   return row;
 }
 
-/**
- * Counts the bytes going into the decoder and refuses a header or a block too large to be a
- * backup's, so a hostile file cannot make the decoder buffer the whole body.
- */
-class SizeGuard extends Transform {
-  bytes = 0;
-
-  constructor(private readonly decoder: avro.streams.BlockDecoder) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const before = this.bytes;
-    this.bytes += chunk.length;
-    if (!headerRead(this.decoder)) {
-      // The decoder has not seen this chunk yet: only the bytes before it count (one big chunk, as
-      // a body given whole, may hold the header and everything after it).
-      if (before > MAX_HEADER_BYTES) return callback(invalid(`no Avro header in its first ${MAX_HEADER_BYTES} bytes`));
-    } else if (undecodedBytes(this.decoder) > MAX_BLOCK_BYTES) {
-      return callback(invalid(`a block is larger than ${MAX_BLOCK_BYTES} bytes`));
-    }
-    callback(null, chunk);
-  }
-}
+const badValue = (record: number, field: string, reason: string): AppError =>
+  invalid(`record ${record}: ${reason}`, { record, field, reason });

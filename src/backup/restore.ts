@@ -25,30 +25,30 @@ export async function restoreTable(
   onRow?: (rows: number) => void,
   wait?: WriteWait,
 ): Promise<RestoreResult> {
-  const rows = decodeBackup(source, table);
-  const first = await rows.next();
-  async function* all(): AsyncIterable<Row> {
+  const pages = decodeBackup(source, table);
+  const first = await pages.next();
+  async function* all(): AsyncIterable<readonly Row[]> {
     let n = 0;
     try {
       if (first.done !== true) {
         yield first.value;
-        onRow?.(++n);
+        onRow?.((n += first.value.length));
       }
       for (;;) {
-        const next = await rows.next();
+        const next = await pages.next();
         if (next.done === true) break;
         yield next.value;
-        onRow?.(++n);
+        onRow?.((n += next.value.length));
       }
     } finally {
-      await rows.return(undefined);
+      await pages.return(undefined);
     }
   }
   try {
     const restored = await store.importRows(table, all(), mode, wait);
     return { table: table.name, restored, mode };
   } finally {
-    // When the store failed before reading every row: stop decoding (not awaited: the body may be stalled).
-    rows.return(undefined).catch(() => undefined);
+    // When the store failed before reading every page: stop decoding (not awaited: the body may be stalled).
+    pages.return(undefined).catch(() => undefined);
   }
 }

@@ -45,9 +45,8 @@ async function main(): Promise<number> {
       );
       bar.start(counts.get(table.name) ?? 0, 0);
       try {
-        const written = await writeBackup(store, table, dir, (rows) => {
-          if (rows % 1000 === 0) bar.update(rows);
-        });
+        // Called once per page of rows.
+        const written = await writeBackup(store, table, dir, (rows) => bar.update(rows));
         // Rows committed while the backup ran are not in its snapshot: the bar ends at what was written.
         bar.setTotal(written.rows);
         bar.update(written.rows);

@@ -52,9 +52,10 @@ async function main(): Promise<number> {
   );
   bar.start(summary?.rows ?? 0, 0);
   try {
-    const result = await restoreTable(store, table, createReadStream(file, { highWaterMark: 256 * 1024 }), mode, (rows) => {
-      if (rows % 1000 === 0) bar.update(rows);
-    });
+    // Called once per page of rows (a block of the file).
+    const result = await restoreTable(store, table, createReadStream(file, { highWaterMark: 256 * 1024 }), mode, (rows) =>
+      bar.update(rows),
+    );
     bar.update(result.restored);
     bar.stop();
     console.log(JSON.stringify(result));

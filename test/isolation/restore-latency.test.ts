@@ -121,13 +121,13 @@ for (const { label, backend } of BACKENDS) {
 
     it('a replace whose file holds an id twice (past the first statements) restores nothing: table, counts and indexes kept', async () => {
       const before = await app.store.query(pg ? MAINTAINED_POSTGRES : MAINTAINED_SQLITE, []);
-      async function* repeatedRow(): AsyncIterable<Row> {
+      async function* repeatedRow(): AsyncIterable<readonly Row[]> {
         let first: Row | undefined;
-        for await (const row of app.store.exportRows(TABLES.hired_employees)) {
-          first ??= row;
-          yield row;
+        for await (const page of app.store.exportRows(TABLES.hired_employees)) {
+          first ??= page[0];
+          yield page;
         }
-        yield first!;
+        yield [first!];
       }
       const chunks: Buffer[] = [];
       for await (const chunk of encodeBackup(TABLES.hired_employees, repeatedRow())) chunks.push(chunk as Buffer);

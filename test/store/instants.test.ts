@@ -25,9 +25,9 @@ const HIRES = [
 const STORED = ['2021-06-01T10:00:59.500Z', '2021-06-01T10:00:59.000Z', '2021-06-01T10:00:59.250Z', '2021-12-31T23:59:59.999Z'];
 const TIME_ORDER = [2, 3, 1, 4];
 
-const all = async (rows: AsyncIterable<Row>): Promise<Row[]> => {
+const all = async (pages: AsyncIterable<readonly Row[]>): Promise<Row[]> => {
   const out: Row[] = [];
-  for await (const row of rows) out.push(row);
+  for await (const page of pages) out.push(...page);
   return out;
 };
 

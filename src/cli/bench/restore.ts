@@ -19,8 +19,12 @@ export interface RestoreFigures {
   /** GET /backup/{table} of the uploaded rows, streamed to a file. */
   backup_ms: number;
   backup_rows_per_s: number;
+  /** CPU seconds (user + system, every thread) the backup's server used: steadier than wall time on a shared machine. */
+  backup_cpu_s: number;
   restore_ms: number;
   rows_per_s: number;
+  /** CPU seconds the restore's server used, from its start to the restore's answer. */
+  restore_cpu_s: number;
   /** Restore rate over upload rate (the target: at least 0.5). */
   vs_upload: number;
   /** Peak RSS of a server started for the restore alone. */
@@ -32,6 +36,16 @@ export interface RestoreFigures {
 }
 
 const log = (message: string): void => console.error(`[bench] ${message}`);
+
+/** node's --cpu-prof flags for a server of this part, the profile named for what it ran. */
+const profileFlags = (options: BenchOptions, what: string): string[] =>
+  options.cpuProf === undefined
+    ? []
+    : [
+        '--cpu-prof',
+        `--cpu-prof-dir=${options.cpuProf}`,
+        `--cpu-prof-name=${what}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`,
+      ];
 
 /** Streams GET `url` into `file`. */
 function download(url: string, file: string): Promise<void> {
@@ -81,6 +95,7 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
   try {
     let uploadMs: number;
     let backupMs: number;
+    let backupCpu: number;
     const loader = await startServer({ databaseUrl: db.url });
     try {
       await uploadFile(loader.base, 'departments', files.departments);
@@ -88,13 +103,20 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
       const upload = await uploadFile(loader.base, 'hired_employees', files.hired_employees);
       if (upload.report.inserted !== rows) throw new Error(`the upload inserted ${upload.report.inserted} rows, not ${rows}`);
       uploadMs = upload.ms;
-      const backupStarted = performance.now();
-      await download(`${loader.base}/backup/hired_employees`, backup);
-      backupMs = performance.now() - backupStarted;
     } finally {
       await loader.stop();
     }
-    const server = await startServer({ databaseUrl: db.url });
+    // The backup on a server of its own, so that a CPU profile (--cpu-prof) holds the backup alone.
+    const backuper = await startServer({ databaseUrl: db.url, nodeFlags: profileFlags(options, `backup-${backend}`) });
+    try {
+      const backupStarted = performance.now();
+      await download(`${backuper.base}/backup/hired_employees`, backup);
+      backupMs = performance.now() - backupStarted;
+      backupCpu = backuper.cpuSeconds();
+    } finally {
+      await backuper.stop();
+    }
+    const server = await startServer({ databaseUrl: db.url, nodeFlags: profileFlags(options, `restore-${backend}`) });
     try {
       let done = false;
       const health: number[] = [];
@@ -119,6 +141,7 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
         await poll;
       }
       const restoreMs = performance.now() - started;
+      const restoreCpu = server.cpuSeconds();
       if (restored !== rows) throw new Error(`the restore wrote ${restored} rows, not ${rows}`);
       const tables = await getJson<{ tables: { name: string; rows: number }[] }>(`${server.base}/tables`);
       if (tables.tables.find((t) => t.name === 'hired_employees')?.rows !== rows)
@@ -129,15 +152,18 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
         backup_mb: round(statSync(backup).size / 1e6, 1),
         backup_ms: round(backupMs, 1),
         backup_rows_per_s: Math.round(rows / (backupMs / 1000)),
+        backup_cpu_s: round(backupCpu, 2),
         restore_ms: round(restoreMs, 1),
         rows_per_s: Math.round(rows / (restoreMs / 1000)),
+        restore_cpu_s: round(restoreCpu, 2),
         vs_upload: round(uploadMs / restoreMs, 2),
         peak_rss_mb: round(server.peakRssMb(), 1),
         rss_samples: samples.map((x) => ({ progress: round(x.at / restoreMs, 3), rss_mb: x.rss_mb })),
         health: summarize(health),
       };
       log(
-        `${backend} ${rows} rows restore: ${(restoreMs / 1000).toFixed(2)} s (${figures.vs_upload}× the upload's rate), ` +
+        `${backend} ${rows} rows backup: ${(backupMs / 1000).toFixed(2)} s (${figures.backup_rows_per_s} rows/s, ${figures.backup_cpu_s} CPU s); ` +
+          `restore: ${(restoreMs / 1000).toFixed(2)} s (${figures.vs_upload}× the upload's rate, ${figures.restore_cpu_s} CPU s), ` +
           `peak RSS ${figures.peak_rss_mb} MB, /health p99 ${figures.health.p99_ms} ms, max ${figures.health.max_ms} ms`,
       );
       return figures;

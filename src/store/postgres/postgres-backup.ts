@@ -1,17 +1,17 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type pg from 'pg';
 import { AppError } from '../../errors.js';
-import { formatInstant } from '../../ingest/instant.js';
+import { instantFromMillis } from '../../backup/timestamp.js';
 import { primaryKeyOf, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
-import { copyIn, copyLine } from './copy-text.js';
+import { copyLineFor, CopyWriter } from './copy-text.js';
 import { throwIfGone } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
 import { HireCountTally } from './hire-count-tally.js';
 import { lockWithin } from './pool-budget.js';
 
-/** Rows per export page, and per COPY message on import. */
-const PAGE = 1000;
+/** Rows per export page. */
+const PAGE = 2000;
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -22,10 +22,11 @@ export type PageGate = <T>(read: () => Promise<T>) => Promise<T>;
  * Streams a table in primary key order, in keyset pages of PAGE rows (`id > last ORDER BY id LIMIT n`),
  * each one query on a pooled connection taken for that page only (`gate` bounds how many pages
  * are read at once): a client that reads slowly holds no connection, and no snapshot, between
- * pages. Datetimes leave the server as epoch milliseconds (TIMESTAMPTZ has no zone to lose) and
- * become the stored canonical UTC text.
+ * pages. The next page is asked for as soon as a page arrives, so the server reads it while this
+ * one is encoded (one query ahead, one page held). Datetimes leave the server as epoch
+ * milliseconds (TIMESTAMPTZ has no zone to lose) and become the stored canonical UTC text.
  */
-export async function* exportPostgresRows(pool: pg.Pool, table: TableDef, gate: PageGate = (read) => read()): AsyncIterable<Row> {
+export async function* exportPostgresRows(pool: pg.Pool, table: TableDef, gate: PageGate = (read) => read()): AsyncIterable<Row[]> {
   const columns = table.columns.map((c) =>
     c.type === 'datetime' ? `(EXTRACT(EPOCH FROM ${quoteIdent(c.name)}) * 1000)::int8 AS ${quoteIdent(c.name)}` : quoteIdent(c.name),
   );
@@ -33,35 +34,45 @@ export async function* exportPostgresRows(pool: pg.Pool, table: TableDef, gate: 
   const key = primaryKeyOf(table);
   const pk = quoteIdent(key.name);
   const text = `SELECT ${columns.join(', ')} FROM ${quoteIdent(table.name)} WHERE ${pk} > $1 ORDER BY ${pk} LIMIT ${PAGE}`;
-  for (let last = Number.MIN_SAFE_INTEGER; ;) {
-    let rows: Row[];
-    try {
-      rows = (await gate(() => pool.query<Row>({ text, values: [last], rowMode: 'array' }))).rows;
-    } catch (error) {
-      throw mapPgError(error);
-    }
+  const read = (last: number): Promise<Row[]> => {
+    const rows = gate(() => pool.query<Row>({ text, values: [last], rowMode: 'array' })).then(
+      (result) => result.rows,
+      (error: unknown) => {
+        throw mapPgError(error);
+      },
+    );
+    // Observed at once: a page read ahead is not awaited when the consumer stops first.
+    rows.catch(() => undefined);
+    return rows;
+  };
+  let next = read(Number.MIN_SAFE_INTEGER);
+  for (;;) {
+    const rows = await next;
+    const full = rows.length === PAGE;
+    if (full) next = read(rows[rows.length - 1]![key.index] as number);
     for (const row of rows) {
-      for (const i of instants) if (row[i] !== null) row[i] = formatInstant(new Date(row[i] as number));
+      for (const i of instants) if (row[i] !== null) row[i] = instantFromMillis(row[i] as number);
     }
-    yield* rows;
-    if (rows.length < PAGE) return;
-    last = rows[rows.length - 1]![key.index] as number;
+    if (rows.length > 0) yield rows;
+    if (!full) return;
   }
 }
 
 /**
- * Writes rows into a table in one transaction, holding the table's write lock as an upload does
- * (waited for until `lock.deadline`, then 503 BUSY; a client gone by then: nothing written).
- * `replace`: DELETE, then COPY straight into the table (its primary key catches a repeated id);
- * hired_employees' hires are counted here and added once, the insert trigger's work off for the
- * transaction, as an upload's fast path does (migration 004). `merge`: COPY into a temporary
- * table, refuse a repeated id, then one INSERT … ON CONFLICT (id) DO UPDATE; the statement
- * triggers keep hire_counts exact. Any error rolls everything back.
+ * Writes pages of rows into a table in one transaction, holding the table's write lock as an
+ * upload does (waited for until `lock.deadline`, then 503 BUSY; a client gone by then: nothing
+ * written). `replace`: DELETE, then COPY straight into the table (its primary key catches a
+ * repeated id); hired_employees' hires are counted here and added once, the insert trigger's work
+ * off for the transaction, as an upload's fast path does (migration 004). `merge`: COPY into a
+ * temporary table, refuse a repeated id, then one INSERT … ON CONFLICT (id) DO UPDATE; the
+ * statement triggers keep hire_counts exact. Any error rolls everything back. The COPY is fed
+ * as an upload's is (CopyWriter: up to 1 MiB in flight), a page's text per write, so the server
+ * inserts one page while the next is decoded.
  */
 export async function importPostgresRows(
   pool: pg.Pool,
   table: TableDef,
-  rows: AsyncIterable<Row>,
+  pages: AsyncIterable<readonly Row[]>,
   mode: 'replace' | 'merge',
   lock: { deadline: number; signal?: AbortSignal } = { deadline: Number.MAX_SAFE_INTEGER },
 ): Promise<number> {
@@ -72,6 +83,7 @@ export async function importPostgresRows(
   const client = await connect(pool);
   let done = false;
   let failure: unknown;
+  let copy: CopyWriter | undefined;
   try {
     await client.query('BEGIN');
     await lockWithin(client, `LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`, lock.deadline);
@@ -81,14 +93,16 @@ export async function importPostgresRows(
       const tally = table.name === 'hired_employees' ? new HireCountTally(table) : undefined;
       if (tally !== undefined) await client.query(`SET LOCAL hr.hire_counts_deferred = 'on'`);
       await client.query(`DELETE FROM ${target}`);
-      copied = await copyIn(client, `COPY ${target} (${names}) FROM STDIN`, pages(rows, tally));
+      copy = new CopyWriter(client, `COPY ${target} (${names}) FROM STDIN`);
+      copied = await copyPages(copy, table, pages, tally);
       if (tally !== undefined) {
         await tally.flush(client);
         await client.query(`SET LOCAL hr.hire_counts_deferred = 'off'`);
       }
     } else {
       await client.query(`CREATE TEMP TABLE restore_stage ON COMMIT DROP AS SELECT ${names} FROM ${target} WITH NO DATA`);
-      copied = await copyIn(client, `COPY restore_stage (${names}) FROM STDIN`, pages(rows));
+      copy = new CopyWriter(client, `COPY restore_stage (${names}) FROM STDIN`);
+      copied = await copyPages(copy, table, pages);
       const twice = await client.query<{ key: number }>(
         `SELECT ${pk} AS key FROM restore_stage GROUP BY ${pk} HAVING count(*) > 1 ORDER BY ${pk} LIMIT 1`,
       );
@@ -103,6 +117,8 @@ export async function importPostgresRows(
     return copied;
   } catch (error) {
     failure = error;
+    // A COPY still open holds the connection: ended first (its rows go with the rollback).
+    await copy?.end().catch(() => undefined);
     const duplicate = (error as { code?: unknown }).code === UNIQUE_VIOLATION ? keyOf(error, key.name) : undefined;
     throw duplicate === undefined ? mapPgError(error) : repeated(key.name, duplicate);
   } finally {
@@ -110,22 +126,26 @@ export async function importPostgresRows(
   }
 }
 
-/** The rows as COPY text, PAGE rows per piece, each counted in `tally` when there is one. */
-async function* pages(rows: AsyncIterable<Row>, tally?: HireCountTally): AsyncIterable<string> {
-  let text = '';
-  let n = 0;
-  for await (const row of rows) {
-    text += copyLine(row);
-    tally?.count(row);
-    if (++n % PAGE === 0) {
-      yield text;
-      text = '';
-      // Rows already decoded and a socket that takes every write at once make a chain of
-      // microtasks that never gives the event loop a turn (measured: 1.3 s on 200k rows).
-      await nextTurn();
+/**
+ * Writes the pages as COPY text, one write per page, each row counted in `tally` when there is
+ * one; resolves with the rows the server copied. The event loop gets a turn per page: decoded
+ * pages and a socket that takes every write at once would otherwise make a chain of microtasks
+ * that never yields (measured: 1.3 s on 200k rows).
+ */
+async function copyPages(copy: CopyWriter, table: TableDef, pages: AsyncIterable<readonly Row[]>, tally?: HireCountTally): Promise<number> {
+  const line = copyLineFor(table.columns.map((c) => c.type));
+  for await (const page of pages) {
+    let text = '';
+    for (const row of page) {
+      text += line(row);
+      tally?.count(row);
     }
+    await copy.write(Buffer.from(text));
+    // A COPY the server ended (a repeated id) takes nothing more: its error is end()'s.
+    if (copy.failure !== undefined) break;
+    await nextTurn();
   }
-  if (text !== '') yield text;
+  return copy.end();
 }
 
 /** The key in a unique violation's detail: `Key (id)=(42) already exists.` */

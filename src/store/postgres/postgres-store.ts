@@ -216,16 +216,16 @@ export class PostgresStore implements Store {
    * for that page only, one of `pages` slots (no write slot: an export could feed an import in
    * the same process). A slow client holds no connection.
    */
-  exportRows(table: TableDef): AsyncIterable<Row> {
+  exportRows(table: TableDef): AsyncIterable<readonly Row[]> {
     return exportPostgresRows(this.pool, table, (read) => this.pages.run(read));
   }
 
   /** Restore (see postgres-backup.ts): holds its connection while the file arrives, like an upload. */
-  async importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
+  async importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
     const deadline = Date.now() + this.writeQueueTimeoutMs;
     const releaseSlot = await this.loadSlot(wait);
     try {
-      return await importPostgresRows(this.pool, table, rows, mode, { deadline, signal: wait?.signal });
+      return await importPostgresRows(this.pool, table, pages, mode, { deadline, signal: wait?.signal });
     } finally {
       releaseSlot();
     }

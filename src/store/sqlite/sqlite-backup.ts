@@ -7,7 +7,7 @@ import { mapSqliteError } from './errors.js';
 import type { IndexDeferral } from './sqlite-load.js';
 import { repeated, replaceRows } from './sqlite-replace.js';
 
-/** Rows between two yields to the event loop, and rows per page of an in-memory export. */
+/** Rows per page of an export (~1 ms of SQLite work), and between two yields to the event loop of a merge. */
 const PAGE = 1000;
 
 const selectSql = (table: TableDef): string =>
@@ -21,14 +21,14 @@ const selectSql = (table: TableDef): string =>
  * An in-memory database has a single connection, the writer's: there each page is read under
  * the writer lock, so it never sees half an upload.
  */
-export async function* exportSqliteRows(reader: Database.Database, table: TableDef, writeLock: Turns): AsyncIterable<Row> {
+export async function* exportSqliteRows(reader: Database.Database, table: TableDef, writeLock: Turns): AsyncIterable<Row[]> {
   const key = primaryKeyOf(table);
   const pk = quoteIdent(key.name);
   const page = reader.prepare(`${selectSql(table)} WHERE ${pk} > ? ORDER BY ${pk} LIMIT ${PAGE}`).raw();
   const read = (last: number): Row[] => guard(() => page.all(last) as Row[]);
   for (let last = Number.MIN_SAFE_INTEGER; ;) {
     const rows = reader.memory ? await writeLock.run(() => read(last)) : read(last);
-    yield* rows;
+    if (rows.length > 0) yield rows;
     if (rows.length < PAGE) return;
     last = rows[rows.length - 1]![key.index] as number;
     await nextTick();
@@ -36,15 +36,15 @@ export async function* exportSqliteRows(reader: Database.Database, table: TableD
 }
 
 /**
- * Writes rows into a table in one IMMEDIATE transaction on the writer connection; the caller
- * holds the writer lock; `begin` opens the transaction (BEGIN IMMEDIATE). `replace` empties the
- * table in slices and bulk-inserts (see replaceRows), `merge` upserts by id row by row (the row
- * triggers keep hire_counts exact). A repeated id in `rows` is BACKUP_INVALID; any error rolls back.
+ * Writes pages of rows into a table in one IMMEDIATE transaction on the writer connection; the
+ * caller holds the writer lock; `begin` opens the transaction (BEGIN IMMEDIATE). `replace`
+ * empties the table in slices and bulk-inserts (see replaceRows), `merge` upserts by id row by
+ * row (the row triggers keep hire_counts exact). A repeated id is BACKUP_INVALID; any error rolls back.
  */
 export async function importSqliteRows(
   db: Database.Database,
   table: TableDef,
-  rows: AsyncIterable<Row>,
+  pages: AsyncIterable<readonly Row[]>,
   mode: 'replace' | 'merge',
   begin: () => void | Promise<void> = () => {
     db.exec('BEGIN IMMEDIATE');
@@ -57,8 +57,8 @@ export async function importSqliteRows(
     throw mapSqliteError(error);
   }
   try {
-    if (mode === 'replace') return await replaceRows(db, table, rows, deferral);
-    const n = await mergeRows(db, table, rows);
+    if (mode === 'replace') return await replaceRows(db, table, pages, deferral);
+    const n = await mergeRows(db, table, pages);
     db.exec('COMMIT');
     return n;
   } catch (error) {
@@ -68,7 +68,7 @@ export async function importSqliteRows(
 }
 
 /** Upserts by id, refusing an id the file holds twice (a temporary set of the ids seen). */
-async function mergeRows(db: Database.Database, table: TableDef, rows: AsyncIterable<Row>): Promise<number> {
+async function mergeRows(db: Database.Database, table: TableDef, pages: AsyncIterable<readonly Row[]>): Promise<number> {
   const target = quoteIdent(table.name);
   const names = table.columns.map((c) => quoteIdent(c.name));
   const key = primaryKeyOf(table);
@@ -79,12 +79,14 @@ async function mergeRows(db: Database.Database, table: TableDef, rows: AsyncIter
   );
   const seen = db.prepare('INSERT INTO temp.restore_ids (id) VALUES (?) ON CONFLICT DO NOTHING');
   let n = 0;
-  for await (const row of rows) {
-    n++;
-    const id = row[key.index] ?? null;
-    if (seen.run(id).changes === 0) throw repeated(key.name, id, n);
-    insert.run(row);
-    if (n % PAGE === 0) await nextTick();
+  for await (const page of pages) {
+    for (const row of page) {
+      n++;
+      const id = row[key.index] ?? null;
+      if (seen.run(id).changes === 0) throw repeated(key.name, id, n);
+      insert.run(row);
+      if (n % PAGE === 0) await nextTick();
+    }
   }
   db.exec('DROP TABLE temp.restore_ids');
   return n;

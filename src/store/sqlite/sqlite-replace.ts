@@ -33,7 +33,7 @@ const isPrimaryKeyViolation = (error: unknown): boolean => (error as { code?: un
 export async function replaceRows(
   db: Database.Database,
   table: TableDef,
-  rows: AsyncIterable<Row>,
+  pages: AsyncIterable<readonly Row[]>,
   deferral?: IndexDeferral,
 ): Promise<number> {
   const target = quoteIdent(table.name);
@@ -60,12 +60,13 @@ export async function replaceRows(
     return repeated(key.name, keyOf(pending[0]!), before + 1);
   };
 
-  let pending: Row[] = [];
+  const width = names.length;
+  // One statement's parameters, filled in place row after row (better-sqlite3 binds them at once).
+  const values = new Array<Row[number]>(ROWS_PER_STATEMENT * width);
+  const pending: Row[] = [];
   let written = 0;
   const flushPending = async (): Promise<void> => {
     if (pending.length === ROWS_PER_STATEMENT) {
-      const values: Row[number][] = [];
-      for (const row of pending) for (const v of row) values.push(v);
       try {
         insertMany.run(values);
       } catch (error) {
@@ -86,14 +87,18 @@ export async function replaceRows(
     let flush = false;
     if (counts !== undefined) for (const row of pending) flush = counts.count(row) || flush;
     written += pending.length;
-    pending = [];
+    pending.length = 0;
     if (flush) await counts!.flush();
     if (written % ROWS_PER_TURN === 0) await nextTurn();
   };
 
-  for await (const row of rows) {
-    pending.push(row);
-    if (pending.length === ROWS_PER_STATEMENT) await flushPending();
+  for await (const page of pages) {
+    for (const row of page) {
+      const at = pending.length * width;
+      for (let i = 0; i < width; i++) values[at + i] = row[i] ?? null;
+      pending.push(row);
+      if (pending.length === ROWS_PER_STATEMENT) await flushPending();
+    }
   }
   if (pending.length > 0) await flushPending();
   await counts?.close();

@@ -263,14 +263,14 @@ export class SqliteStore implements Store {
     }, wait);
   }
 
-  exportRows(table: TableDef): AsyncIterable<Row> {
+  exportRows(table: TableDef): AsyncIterable<readonly Row[]> {
     return exportSqliteRows(this.reader, table, this.writeLock);
   }
 
-  async importRows(table: TableDef, rows: AsyncIterable<Row>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
+  async importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
     const release = await this.writerTurn(wait);
     try {
-      return await importSqliteRows(this.writer, table, rows, mode, () => this.begin(wait), this.indexDeferral);
+      return await importSqliteRows(this.writer, table, pages, mode, () => this.begin(wait), this.indexDeferral);
     } finally {
       release();
     }
