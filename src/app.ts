@@ -8,6 +8,7 @@ import errorHandler from './plugins/error-handler.js';
 import idempotency from './plugins/idempotency.js';
 import { uploadOrigins } from './imports/upload-url.js';
 import importRunner from './plugins/import-runner.js';
+import memoryGates from './plugins/memory-gates.js';
 import security from './plugins/security.js';
 import shutdown from './plugins/shutdown.js';
 import backupRoutes from './routes/backup.js';
@@ -76,6 +77,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     uploadOrigins: uploadOrigins(config),
   });
   await app.register(auth, { keys: apiKeys(config), publicReports: config.PUBLIC_REPORTS });
+  await app.register(memoryGates, { waitMs: config.WRITE_QUEUE_TIMEOUT_MS });
   await app.register(multipart, { limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10, parts: 20 } });
   await app.register(idempotency, { ttlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000, maxBodyBytes: config.UPLOAD_MAX_BYTES });
   // Only JSON, CSV and multipart bodies are taken; anything else is a 415.

@@ -5,6 +5,8 @@ import { createInterface } from 'node:readline';
 import type { Rejection } from '../store/store.js';
 
 const IN_MEMORY = 1000;
+/** Raw text (UTF-16 units) held before a spill: 1,000 records of 64 KiB would be 64 MiB of heap. */
+const IN_MEMORY_CHARS = 1 << 20;
 const FIRST_ERRORS = 100;
 
 /**
@@ -15,15 +17,20 @@ export class RejectSpool {
   private buffer: Rejection[] = [];
   private dir: string | undefined;
   private file: string | undefined;
-  private earliest: Rejection[] = [];
+  private bufferChars = 0;
+  /** The first errors' lines and reasons (reasons quote at most 60 characters of a field), never the records. */
+  private earliest: { line: number; reason: string }[] = [];
   count = 0;
 
   add(rejection: Rejection): void {
     this.count++;
-    this.buffer.push(rejection);
-    this.earliest.push(rejection);
+    // A copy of the record: as a slice of the body's text it would keep its whole 64 KiB piece
+    // alive (V8 sliced strings), a thousand rejects from a thousand pieces 64 MB or more.
+    this.buffer.push({ line: rejection.line, raw: Buffer.from(rejection.raw).toString(), reason: rejection.reason });
+    this.bufferChars += rejection.raw.length;
+    this.earliest.push({ line: rejection.line, reason: rejection.reason });
     if (this.earliest.length >= FIRST_ERRORS * 2) this.trimEarliest();
-    if (this.buffer.length >= IN_MEMORY) this.spill();
+    if (this.buffer.length >= IN_MEMORY || this.bufferChars >= IN_MEMORY_CHARS) this.spill();
   }
 
   /** The first hundred rejections by line. */
@@ -57,5 +64,6 @@ export class RejectSpool {
     }
     appendFileSync(this.file, this.buffer.map((r) => JSON.stringify(r)).join('\n') + '\n');
     this.buffer = [];
+    this.bufferChars = 0;
   }
 }

@@ -89,6 +89,7 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
     const decoder = new TextDecoder('utf-8', { fatal: true });
     let bytes = 0;
     let chunk: StagedRow[] = [];
+    let chunkChars = 0;
     const stage = async (records: ReturnType<CsvRecordReader['push']>): Promise<void> => {
       for (const r of records) {
         if (r.fields.length > maxFields) {
@@ -96,11 +97,14 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
         }
         record.received++;
         const check = checkFields(options.table, r.fields, options.strict);
-        if (check.ok) chunk.push({ line: r.line, raw: r.raw, values: check.values, incomplete: check.incomplete });
-        else spool.add({ line: r.line, raw: r.raw, reason: check.reason });
-        if (chunk.length >= options.batchSize) {
+        if (check.ok) {
+          chunk.push({ line: r.line, raw: r.raw, values: check.values, incomplete: check.incomplete });
+          chunkChars += r.raw.length;
+        } else spool.add({ line: r.line, raw: r.raw, reason: check.reason });
+        if (chunk.length >= options.batchSize || chunkChars >= CHUNK_CHARS) {
           tally(await session.write(chunk));
           chunk = [];
+          chunkChars = 0;
         }
       }
     };
@@ -124,6 +128,7 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
         // The rows read the other way before these go first.
         if (chunk.length > 0) tally(await session.write(chunk));
         chunk = [];
+        chunkChars = 0;
         tally(await session.writeCopyRows!(part));
       }
       reader.advance(part.lines);
@@ -222,6 +227,11 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
 }
 
 const LF = 10;
+/**
+ * Text a chunk holds before it is written, whatever `batchSize` says: 100,000 records of 64 KiB
+ * (both at their limits) would otherwise be 6 GiB of heap for one upload (see README, "The heap").
+ */
+const CHUNK_CHARS = 1 << 20;
 
 const toRecord = ({ errors: _errors, ...record }: UploadReport): UploadRecord => record;
 

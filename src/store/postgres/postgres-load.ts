@@ -11,6 +11,11 @@ import { insertUploadLog } from './postgres-upload-log.js';
 
 /** Rows staged before they are applied, even if the file is longer: bounds the rejects held in memory. */
 export const APPLY_EVERY = 100_000;
+/**
+ * Raw text staged before it is applied, whatever the rows: an apply reads its rejected rows back
+ * at once, and 100,000 records of 64 KiB would be 6 GiB of heap (see README, "The heap").
+ */
+const APPLY_CHARS = 8 << 20;
 
 const STAGE = 'pg_temp.load_stage';
 const REJECTED = 'pg_temp.load_rejected';
@@ -170,6 +175,8 @@ export class PostgresLoadSession implements LoadSession {
   /** The COPY still in flight: the next chunk is parsed while the server takes this one. */
   private pending: Promise<void> | undefined;
   private staged = 0;
+  /** Raw text staged (bytes or UTF-16 units, as it came): see APPLY_CHARS. */
+  private stagedChars = 0;
   private stagedIncomplete = 0;
   private done = false;
   /** Still on the fast path (see above). */
@@ -255,6 +262,7 @@ export class PostgresLoadSession implements LoadSession {
     let text = '';
     for (const row of rows) text += stageLine(row, this.copyLine(row.values));
     this.staged += rows.length;
+    for (const row of rows) this.stagedChars += row.raw.length;
     for (const row of rows) if (row.incomplete) this.stagedIncomplete++;
     const previous = this.pending;
     const copy = copyIn(this.held.client, this.copySql, [text]).then(() => undefined);
@@ -262,7 +270,7 @@ export class PostgresLoadSession implements LoadSession {
     copy.catch(() => undefined);
     this.pending = copy;
     await this.guard(() => previous);
-    return this.staged >= this.applyEvery ? this.apply() : empty();
+    return this.applyDue ? this.apply() : empty();
   }
 
   async finish(): Promise<LoadOutcome> {
@@ -298,6 +306,7 @@ export class PostgresLoadSession implements LoadSession {
     const closed = this.direct ? await this.closed() : empty();
     if (this.direct) return merge(closed, await this.writeToSegment(rows));
     this.staged += rows.count;
+    this.stagedChars += rows.raw.length;
     this.stagedIncomplete += rows.incomplete;
     const previous = this.pending;
     // Made now: the rows' buffers are the scanner's again once this write resolves.
@@ -305,7 +314,7 @@ export class PostgresLoadSession implements LoadSession {
     copy.catch(() => undefined);
     this.pending = copy;
     await this.guard(() => previous);
-    return merge(closed, this.staged >= this.applyEvery ? await this.apply() : empty());
+    return merge(closed, this.applyDue ? await this.apply() : empty());
   }
 
   /** Rows of the string path as the byte path writes them: COPY text, records kept raw for a replay. */
@@ -397,6 +406,7 @@ export class PostgresLoadSession implements LoadSession {
       await this.ensureStaging();
       await copyIn(this.held.client, this.copySql, stageText(segment.chunks));
       this.staged += segment.rows;
+      for (const chunk of segment.chunks) this.stagedChars += chunk.raw.length;
       this.stagedIncomplete += segment.incomplete;
       return this.apply();
     });
@@ -472,6 +482,7 @@ export class PostgresLoadSession implements LoadSession {
       outcome.incomplete = this.stagedIncomplete - rejectedIncomplete;
       await q(`TRUNCATE ${STAGE}, ${REJECTED}`);
       this.staged = 0;
+      this.stagedChars = 0;
       this.stagedIncomplete = 0;
       return outcome;
     });
@@ -548,6 +559,11 @@ export class PostgresLoadSession implements LoadSession {
       )
       -- A data-modifying WITH runs to completion whether or not it is read.
       SELECT count(*)::int AS inserted FROM latest WHERE NOT stored`;
+  }
+
+  /** Enough is staged to apply it: rows, or raw text (the rejects an apply reads back are held at once). */
+  private get applyDue(): boolean {
+    return this.staged >= this.applyEvery || this.stagedChars >= APPLY_CHARS;
   }
 
   /** Waits for the COPY in flight. */
