@@ -142,7 +142,7 @@ export async function writeBackup(
   let rows = 0;
   try {
     await pipeline(
-      encodeBackup(table, store.exportRows(table), {
+      encodeBackup(table, store.exportRows(table, { datetimes: 'millis' }), {
         onRow: (n) => {
           rows = n;
           onRow?.(n);

@@ -259,11 +259,12 @@ export async function* decodeBackup(source: AsyncIterable<Buffer>, table: TableD
         throw invalid('invalid magic bytes (it is not an Avro object container file)');
       }
       const header = bytes.length >= MAGIC.length ? parseHeader(bytes.peek(bytes.length)) : undefined;
-      if (header !== undefined) {
+      // A header is refused past MAX_HEADER_BYTES even when it all arrived in one chunk.
+      if (header !== undefined && header.length <= MAX_HEADER_BYTES) {
         bytes.skip(header.length);
         return header;
       }
-      if (bytes.received > MAX_HEADER_BYTES) throw invalid(`no Avro header in its first ${MAX_HEADER_BYTES} bytes`);
+      if (header !== undefined || bytes.received > MAX_HEADER_BYTES) throw invalid(`no Avro header in its first ${MAX_HEADER_BYTES} bytes`);
       if (ended) throw invalid(bytes.received === 0 ? 'the body is empty' : 'the file is cut short inside its header');
     }
   }

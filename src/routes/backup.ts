@@ -62,7 +62,7 @@ export default async function backupRoutes(fastify: FastifyInstance): Promise<vo
     },
     async (request, reply) => {
       const table = tableOr404(request.params.table);
-      const rows = app.store.exportRows(table);
+      const rows = app.store.exportRows(table, { datetimes: 'millis' });
       cutWhenStalled(request, reply, app.config.DOWNLOAD_IDLE_TIMEOUT_MS);
       return reply
         .type('avro/binary')

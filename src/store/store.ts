@@ -157,6 +157,14 @@ export interface TableCount {
 /** One row of a report: NULL (a name stored without one) is null. */
 export type ReportRow = Record<string, string | number | null>;
 
+export interface ExportOptions {
+  /**
+   * `millis`: datetimes as epoch milliseconds (numbers) instead of the canonical UTC text, as a
+   * backup writes them: PostgreSQL then hands on what it sent, without a round trip through text.
+   */
+  datetimes?: 'text' | 'millis';
+}
+
 /** The narrow interface the services use; only `store/` knows which database is behind it. */
 export interface Store {
   readonly dialect: Dialect;
@@ -205,7 +213,7 @@ export interface Store {
    * committed during the export appears if its id is past the page being read. Memory stays flat
    * however large the table. Pages, not rows: a backup handles a thousand rows per step.
    */
-  exportRows(table: TableDef): AsyncIterable<readonly Row[]>;
+  exportRows(table: TableDef, options?: ExportOptions): AsyncIterable<readonly Row[]>;
   /**
    * Writes pages of rows into a table in one transaction, taking the table's writer turn like an
    * upload. `replace`: the table's content becomes exactly the rows; `merge`: upsert by id. The

@@ -1,5 +1,9 @@
+import { deflateRawSync } from 'node:zlib';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { avroSchema, headerMetadata } from '../../src/backup/avro-schema.js';
+import { blockPrefix, encodeHeader } from '../../src/backup/container.js';
+import { TABLES } from '../../src/tables.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { download, dump, loadHistorical, reports, restore, startBackupApp, type BackupApp } from './setup.js';
 
@@ -59,6 +63,28 @@ for (const backend of BACKENDS) {
       expect(body.message).toMatch(/magic/);
       await refused('jobs', Buffer.alloc(0), 400, 'BACKUP_INVALID');
       await refused('jobs', undefined, 400, 'FILE_MISSING');
+    });
+
+    it('refuses hostile framing at once, without buffering or looping: a huge header count, a header over 1 MiB, a block over 64 MiB, a deflate bomb', async () => {
+      const MiB = 1024 * 1024;
+      const sync = Buffer.alloc(16, 7);
+      const header = (extra: Record<string, Buffer> = {}) =>
+        encodeHeader(JSON.stringify(avroSchema(TABLES.jobs)), 'deflate', { ...headerMetadata(TABLES.jobs), ...extra }, sync);
+      // 2^50 metadata entries claimed by a 20-byte body.
+      const count = avro.Type.forSchema('long').toBuffer(2 ** 50);
+      const huge = await refused('jobs', Buffer.concat([Buffer.from('Obj\x01', 'latin1'), count, Buffer.alloc(8)]), 400, 'BACKUP_INVALID');
+      expect(huge.message).toMatch(/cut short inside its header/);
+      const long = await refused('jobs', header({ padding: Buffer.alloc(1.5 * MiB) }), 400, 'BACKUP_INVALID');
+      expect(long.message).toMatch(/no Avro header in its first 1048576 bytes/);
+      const big = await refused('jobs', Buffer.concat([header(), blockPrefix(1, 65 * MiB), Buffer.alloc(64)]), 400, 'BACKUP_INVALID');
+      expect(big.message).toMatch(/a block is larger than 67108864 bytes/);
+      const bomb = deflateRawSync(Buffer.alloc(65 * MiB));
+      const inflated = await refused('jobs', Buffer.concat([header(), blockPrefix(1, bomb.length), bomb, sync]), 400, 'BACKUP_INVALID');
+      expect(inflated.message).toMatch(/a block inflates to more than 67108864 bytes/);
+      // A block of 3 bytes once inflated cannot hold 1,000 records (each takes a byte at least).
+      const few = deflateRawSync(Buffer.from([2, 2, 0x41]));
+      const liar = Buffer.concat([header(), blockPrefix(1000, few.length), few, sync]);
+      expect((await refused('jobs', liar, 400, 'BACKUP_INVALID')).message).toMatch(/claims 1000 records in 3 bytes/);
     });
 
     it('refuses a corrupt block (deflate error) with 400', async () => {

@@ -4,6 +4,7 @@ import { AppError } from '../../errors.js';
 import { instantFromMillis } from '../../backup/timestamp.js';
 import { primaryKeyOf, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
+import type { ExportOptions } from '../store.js';
 import { copyLineFor, CopyWriter } from './copy-text.js';
 import { throwIfGone } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
@@ -24,13 +25,19 @@ export type PageGate = <T>(read: () => Promise<T>) => Promise<T>;
  * are read at once): a client that reads slowly holds no connection, and no snapshot, between
  * pages. The next page is asked for as soon as a page arrives, so the server reads it while this
  * one is encoded (one query ahead, one page held). Datetimes leave the server as epoch
- * milliseconds (TIMESTAMPTZ has no zone to lose) and become the stored canonical UTC text.
+ * milliseconds (TIMESTAMPTZ has no zone to lose) and become the stored canonical UTC text,
+ * unless `datetimes: 'millis'` asks for them as they came.
  */
-export async function* exportPostgresRows(pool: pg.Pool, table: TableDef, gate: PageGate = (read) => read()): AsyncIterable<Row[]> {
+export async function* exportPostgresRows(
+  pool: pg.Pool,
+  table: TableDef,
+  gate: PageGate = (read) => read(),
+  options: ExportOptions = {},
+): AsyncIterable<Row[]> {
   const columns = table.columns.map((c) =>
     c.type === 'datetime' ? `(EXTRACT(EPOCH FROM ${quoteIdent(c.name)}) * 1000)::int8 AS ${quoteIdent(c.name)}` : quoteIdent(c.name),
   );
-  const instants = table.columns.flatMap((c, i) => (c.type === 'datetime' ? [i] : []));
+  const instants = options.datetimes === 'millis' ? [] : table.columns.flatMap((c, i) => (c.type === 'datetime' ? [i] : []));
   const key = primaryKeyOf(table);
   const pk = quoteIdent(key.name);
   const text = `SELECT ${columns.join(', ')} FROM ${quoteIdent(table.name)} WHERE ${pk} > $1 ORDER BY ${pk} LIMIT ${PAGE}`;

@@ -3,7 +3,17 @@ import { AppError } from '../../errors.js';
 import { primaryKeyOf, TABLE_NAMES, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent, SQL_TYPES } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
-import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord, WriteWait } from '../store.js';
+import type {
+  ExportOptions,
+  LoadOptions,
+  LoadSession,
+  Rejection,
+  ReportRow,
+  Store,
+  TableCount,
+  UploadRecord,
+  WriteWait,
+} from '../store.js';
 import { throwIfGone, Turns, type TurnWait } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
 import { exportPostgresRows, importPostgresRows } from './postgres-backup.js';
@@ -216,8 +226,8 @@ export class PostgresStore implements Store {
    * for that page only, one of `pages` slots (no write slot: an export could feed an import in
    * the same process). A slow client holds no connection.
    */
-  exportRows(table: TableDef): AsyncIterable<readonly Row[]> {
-    return exportPostgresRows(this.pool, table, (read) => this.pages.run(read));
+  exportRows(table: TableDef, options?: ExportOptions): AsyncIterable<readonly Row[]> {
+    return exportPostgresRows(this.pool, table, (read) => this.pages.run(read), options);
   }
 
   /** Restore (see postgres-backup.ts): holds its connection while the file arrives, like an upload. */

@@ -1,7 +1,9 @@
 import { setImmediate as nextTick } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
+import { millisFromInstant } from '../../backup/timestamp.js';
 import { primaryKeyOf, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
+import type { ExportOptions } from '../store.js';
 import type { Turns } from '../write-turns.js';
 import { mapSqliteError } from './errors.js';
 import type { IndexDeferral } from './sqlite-load.js';
@@ -21,13 +23,22 @@ const selectSql = (table: TableDef): string =>
  * An in-memory database has a single connection, the writer's: there each page is read under
  * the writer lock, so it never sees half an upload.
  */
-export async function* exportSqliteRows(reader: Database.Database, table: TableDef, writeLock: Turns): AsyncIterable<Row[]> {
+export async function* exportSqliteRows(
+  reader: Database.Database,
+  table: TableDef,
+  writeLock: Turns,
+  options: ExportOptions = {},
+): AsyncIterable<Row[]> {
+  const instants = options.datetimes === 'millis' ? table.columns.flatMap((c, i) => (c.type === 'datetime' ? [i] : [])) : [];
   const key = primaryKeyOf(table);
   const pk = quoteIdent(key.name);
   const page = reader.prepare(`${selectSql(table)} WHERE ${pk} > ? ORDER BY ${pk} LIMIT ${PAGE}`).raw();
   const read = (last: number): Row[] => guard(() => page.all(last) as Row[]);
   for (let last = Number.MIN_SAFE_INTEGER; ;) {
     const rows = reader.memory ? await writeLock.run(() => read(last)) : read(last);
+    for (const row of rows) {
+      for (const i of instants) if (row[i] !== null) row[i] = millisFromInstant(row[i] as string) ?? row[i]!;
+    }
     if (rows.length > 0) yield rows;
     if (rows.length < PAGE) return;
     last = rows[rows.length - 1]![key.index] as number;

@@ -6,7 +6,17 @@ import { AppError } from '../../errors.js';
 import { primaryKeyOf, TABLE_NAMES, TABLES, type Row, type TableDef } from '../../tables.js';
 import { createIndexesSql, quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
-import type { LoadOptions, LoadSession, Rejection, ReportRow, Store, TableCount, UploadRecord, WriteWait } from '../store.js';
+import type {
+  ExportOptions,
+  LoadOptions,
+  LoadSession,
+  Rejection,
+  ReportRow,
+  Store,
+  TableCount,
+  UploadRecord,
+  WriteWait,
+} from '../store.js';
 import { throwIfGone, Turns } from '../write-turns.js';
 import { Checkpointer } from './checkpointer.js';
 import { SqliteIdempotency } from './sqlite-idempotency.js';
@@ -263,8 +273,8 @@ export class SqliteStore implements Store {
     }, wait);
   }
 
-  exportRows(table: TableDef): AsyncIterable<readonly Row[]> {
-    return exportSqliteRows(this.reader, table, this.writeLock);
+  exportRows(table: TableDef, options?: ExportOptions): AsyncIterable<readonly Row[]> {
+    return exportSqliteRows(this.reader, table, this.writeLock, options);
   }
 
   async importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
