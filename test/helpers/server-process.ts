@@ -21,10 +21,13 @@ const statusField = (pid: number, field: string): number => {
   return m === null ? 0 : Number(m[1]) * 1024;
 };
 
-/** Starts the built server (dist/server.js) as its own process on a random loopback port. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+/**
+ * Starts the built server (dist/server.js) as its own process on a random loopback port, with
+ * the V8 flags it ships with (and `nodeFlags` after them: --trace-gc to watch its heap).
+ */
+export async function startServerProcess(env: Record<string, string>, nodeFlags: readonly string[] = []): Promise<ServerProcess> {
   if (!existsSync(`${ROOT}dist/server.js`)) throw new Error('dist/server.js is missing: run `npm run build` (make test does)');
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, 'dist/server.js'], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeFlags, 'dist/server.js'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

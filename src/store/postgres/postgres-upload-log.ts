@@ -74,8 +74,21 @@ export async function readUpload(pool: Pool, id: string): Promise<UploadRecord |
 }
 
 /** Rejected rows read back per page, by keyset: no connection is held while the caller consumes a page. */
-/** Rejected rows per page of a rejects.csv: at 64 KiB a record (the limit), 6.4 MB of heap per download. */
-const REJECTS_PAGE = 100;
+/** Rejected rows per keyset page, at most; and their text, at most (past its first row). */
+const REJECTS_PAGE = 1000;
+const REJECTS_PAGE_CHARS = 256 * 1024;
+
+/**
+ * The page, then as many of its rows as fit in REJECTS_PAGE_CHARS: a download holds one page
+ * while its client reads, and 1,000 records of 64 KiB would be 64 MB of heap each.
+ */
+const rejectsPageSql = (after: boolean): string => `SELECT line, raw, raw_bytes, reason, seq, n FROM (
+    SELECT *, count(*) OVER () AS n,
+           sum(length(raw) + coalesce(octet_length(raw_bytes), 0)) OVER (ORDER BY line, seq ROWS UNBOUNDED PRECEDING)
+             - length(raw) - coalesce(octet_length(raw_bytes), 0) AS before
+    FROM (SELECT line, raw, raw_bytes, reason, seq FROM upload_rejects
+          WHERE upload_id = $1${after ? ' AND (line, seq) > ($3, $4)' : ''} ORDER BY line, seq LIMIT $2) AS page) AS sized
+  WHERE before < ${REJECTS_PAGE_CHARS} ORDER BY line, seq`;
 
 /** `gate` runs each page's query (the store bounds how many export pages are read at once). */
 export async function* readRejects(
@@ -86,16 +99,15 @@ export async function* readRejects(
   let after: { line: number; seq: number } | undefined;
   for (;;) {
     const { rows } = await gate(() =>
-      pool.query<Rejection & { raw_bytes: Buffer | null; seq: number }>(
-        after === undefined
-          ? 'SELECT line, raw, raw_bytes, reason, seq FROM upload_rejects WHERE upload_id = $1 ORDER BY line, seq LIMIT $2'
-          : 'SELECT line, raw, raw_bytes, reason, seq FROM upload_rejects WHERE upload_id = $1 AND (line, seq) > ($3, $4) ORDER BY line, seq LIMIT $2',
+      pool.query<Rejection & { raw_bytes: Buffer | null; seq: number; n: string }>(
+        rejectsPageSql(after !== undefined),
         after === undefined ? [id, REJECTS_PAGE] : [id, REJECTS_PAGE, after.line, after.seq],
       ),
     );
     for (const { line, raw, raw_bytes, reason } of rows) yield { line, raw: raw_bytes === null ? raw : raw_bytes.toString('utf8'), reason };
     const last = rows.at(-1);
-    if (last === undefined || rows.length < REJECTS_PAGE) return;
+    // The last page: fewer rows than a page, none cut for their size.
+    if (last === undefined || (Number(last.n) < REJECTS_PAGE && rows.length === Number(last.n))) return;
     after = { line: last.line, seq: last.seq };
   }
 }

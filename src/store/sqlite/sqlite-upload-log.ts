@@ -6,12 +6,20 @@ const INSERT_UPLOAD = `INSERT INTO uploads (id, table_name, source, status, rece
   VALUES (@upload_id, @table, @source, @status, @received, @inserted, @updated, @rejected, @incomplete,
   @batch_size, @strict, @dry_run, @on_conflict, @started_at, @elapsed_ms, @message)`;
 
-/** Rejected rows per keyset page. */
-/** Rejected rows per page of a rejects.csv: at 64 KiB a record (the limit), 6.4 MB of heap per download. */
-const REJECTS_PAGE = 100;
+/** Rejected rows per keyset page, at most; and their text, at most (past its first row). */
+const REJECTS_PAGE = 1000;
+const REJECTS_PAGE_CHARS = 256 * 1024;
 
-const REJECTS_PAGE_SQL = `SELECT line, raw, reason, rowid AS seq FROM upload_rejects
-  WHERE upload_id = ? AND (line, rowid) > (?, ?) ORDER BY line, rowid LIMIT ${REJECTS_PAGE}`;
+/**
+ * The page, then as many of its rows as fit in REJECTS_PAGE_CHARS: a download holds one page
+ * while its client reads, and 1,000 records of 64 KiB would be 64 MB of heap each.
+ */
+const REJECTS_PAGE_SQL = `SELECT line, raw, reason, seq, n FROM (
+    SELECT line, raw, reason, seq, count(*) OVER () AS n,
+           sum(length(raw)) OVER (ORDER BY line, seq ROWS UNBOUNDED PRECEDING) - length(raw) AS before
+    FROM (SELECT line, raw, reason, rowid AS seq FROM upload_rejects
+          WHERE upload_id = ? AND (line, rowid) > (?, ?) ORDER BY line, rowid LIMIT ${REJECTS_PAGE}))
+  WHERE before < ${REJECTS_PAGE_CHARS} ORDER BY line, seq`;
 
 /** Where a page of rejected rows ends: the next one starts after it. */
 export interface RejectsCursor {
@@ -24,9 +32,12 @@ export interface RejectsCursor {
  * statement (its read transaction ends before the rows are used); `next` is undefined on the last.
  */
 export function rejectsPage(db: Database.Database, id: string, after: RejectsCursor): { rows: Rejection[]; next?: RejectsCursor } {
-  const rows = db.prepare(REJECTS_PAGE_SQL).all(id, after.line, after.seq) as (Rejection & { seq: number })[];
-  const last = rows.at(-1);
-  return { rows, next: last === undefined || rows.length < REJECTS_PAGE ? undefined : { line: last.line, seq: last.seq } };
+  const page = db.prepare(REJECTS_PAGE_SQL).all(id, after.line, after.seq) as (Rejection & { seq: number; n: number })[];
+  const last = page.at(-1);
+  const rows = page.map(({ line, raw, reason }) => ({ line, raw, reason }));
+  // The last page: fewer rows than a page, none cut for their size.
+  const done = last === undefined || (last.n < REJECTS_PAGE && page.length === last.n);
+  return { rows, next: done ? undefined : { line: last.line, seq: last.seq } };
 }
 
 /** Writes an upload's report and its rejected rows; the caller owns the transaction. */
