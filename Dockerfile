@@ -52,4 +52,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node as PID 1, not `npm start`: npm does not forward SIGTERM, and the server drains on SIGTERM.
 # The heap flags are src/node-flags.ts's (a test keeps them equal).
-CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=4", "dist/server.js"]
+CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=4", "--no-allocation-site-pretenuring", "dist/server.js"]

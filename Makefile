@@ -77,7 +77,7 @@ run: build
 	-@fuser -k $(PORT)/tcp 2>/dev/null || true
 	npx tsc -p tsconfig.build.json --watch --preserveWatchOutput & \
 	node scripts/build-web.mjs --watch & \
-	node --max-old-space-size=128 --max-semi-space-size=4 --watch-path=dist dist/server.js
+	node --max-old-space-size=128 --max-semi-space-size=4 --no-allocation-site-pretenuring --watch-path=dist dist/server.js
 
 load: build
 	node dist/cli/load.js data/historical
