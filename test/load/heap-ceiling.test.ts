@@ -87,7 +87,11 @@ describe.skipIf(!postgresBackend.available)('the heap under every limit at once 
     );
     const base = server.url;
     const post = (path: string, body: Buffer | string, type: string) =>
-      fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: typeof body === 'string' ? body : new Uint8Array(body),
+      });
 
     // An upload whose 120 rejected records the downloads below will stall on.
     const first = file('hired_employees', 0);

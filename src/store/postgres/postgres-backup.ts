@@ -1,23 +1,12 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type pg from 'pg';
-import { AppError } from '../../errors.js';
 import { instantFromMillis } from '../../backup/timestamp.js';
 import { primaryKeyOf, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import type { ExportOptions } from '../store.js';
-import { copyLineFor, CopyWriter } from './copy-text.js';
-import { throwIfGone } from '../write-turns.js';
-import { isConnectionLoss, mapPgError } from './errors.js';
-import { HireCountTally } from './hire-count-tally.js';
-import { lockWithin } from './pool-budget.js';
+import { mapPgError } from './errors.js';
 
 /** Rows per export page. */
 const PAGE = 2000;
-
-const UNIQUE_VIOLATION = '23505';
-
-/** hired_employees' triggers that keep hire_counts (migration 003) and that a replace does the work of. */
-const COUNT_TRIGGERS = ['hire_counts_after_delete', 'hire_counts_after_insert'];
 
 /** Runs one page's read with a slot of the store's export budget. */
 export type PageGate = <T>(read: () => Promise<T>) => Promise<T>;
@@ -66,139 +55,4 @@ export async function* exportPostgresRows(
     if (rows.length > 0) yield rows;
     if (!full) return;
   }
-}
-
-/**
- * Writes pages of rows into a table in one transaction, holding the table's write lock as an
- * upload does (waited for until `lock.deadline`, then 503 BUSY; a client gone by then: nothing
- * written). `replace`: DELETE, then COPY straight into the table (its primary key catches a
- * repeated id); hired_employees' hires are counted here and added once, its count triggers off
- * for the transaction. `merge`: COPY into a
- * temporary table, refuse a repeated id, then one INSERT … ON CONFLICT (id) DO UPDATE; the
- * statement triggers keep hire_counts exact. Any error rolls everything back. The COPY is fed
- * as an upload's is (CopyWriter: up to 1 MiB in flight), a page's text per write, so the server
- * inserts one page while the next is decoded.
- */
-export async function importPostgresRows(
-  pool: pg.Pool,
-  table: TableDef,
-  pages: AsyncIterable<readonly Row[]>,
-  mode: 'replace' | 'merge',
-  lock: { deadline: number; signal?: AbortSignal } = { deadline: Number.MAX_SAFE_INTEGER },
-): Promise<number> {
-  const target = quoteIdent(table.name);
-  const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
-  const key = primaryKeyOf(table);
-  const pk = quoteIdent(key.name);
-  const client = await connect(pool);
-  let done = false;
-  let failure: unknown;
-  let copy: CopyWriter | undefined;
-  try {
-    await client.query('BEGIN');
-    await lockWithin(client, `LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`, lock.deadline);
-    throwIfGone(lock.signal);
-    let copied: number;
-    if (mode === 'replace') {
-      const tally = table.name === 'hired_employees' ? new HireCountTally(table) : undefined;
-      // hire_counts is derived from hired_employees alone: emptied, then counted from the file.
-      // The count triggers are off for this transaction (DDL is transactional; the table lock
-      // held is the one ALTER TABLE … TRIGGER takes, and readers never wait for it): their
-      // transition tables would otherwise hold every deleted and every copied row (measured:
-      // the DELETE of 1M rows 2.5–3.2 s with them, 1.1–1.8 s without).
-      if (tally !== undefined) {
-        await client.query(`ALTER TABLE ${target} ${COUNT_TRIGGERS.map((t) => `DISABLE TRIGGER ${t}`).join(', ')}`);
-        await client.query('DELETE FROM hire_counts');
-      }
-      await client.query(`DELETE FROM ${target}`);
-      copy = new CopyWriter(client, `COPY ${target} (${names}) FROM STDIN`);
-      copied = await copyPages(copy, table, pages, tally);
-      if (tally !== undefined) {
-        await tally.flush(client);
-        await client.query(`ALTER TABLE ${target} ${COUNT_TRIGGERS.map((t) => `ENABLE TRIGGER ${t}`).join(', ')}`);
-      }
-    } else {
-      await client.query(`CREATE TEMP TABLE restore_stage ON COMMIT DROP AS SELECT ${names} FROM ${target} WITH NO DATA`);
-      copy = new CopyWriter(client, `COPY restore_stage (${names}) FROM STDIN`);
-      copied = await copyPages(copy, table, pages);
-      const twice = await client.query<{ key: number }>(
-        `SELECT ${pk} AS key FROM restore_stage GROUP BY ${pk} HAVING count(*) > 1 ORDER BY ${pk} LIMIT 1`,
-      );
-      if (twice.rows.length > 0) throw repeated(key.name, twice.rows[0]!.key);
-      const updates = table.columns.filter((c) => !c.primaryKey).map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`);
-      await client.query(
-        `INSERT INTO ${target} (${names}) SELECT ${names} FROM restore_stage ORDER BY ${pk} ON CONFLICT (${pk}) DO UPDATE SET ${updates.join(', ')}`,
-      );
-    }
-    await client.query('COMMIT');
-    done = true;
-    return copied;
-  } catch (error) {
-    failure = error;
-    // A COPY still open holds the connection: ended first (its rows go with the rollback).
-    await copy?.end().catch(() => undefined);
-    const duplicate = (error as { code?: unknown }).code === UNIQUE_VIOLATION ? keyOf(error, key.name) : undefined;
-    throw duplicate === undefined ? mapPgError(error) : repeated(key.name, duplicate);
-  } finally {
-    await finish(client, done, failure);
-  }
-}
-
-/**
- * Writes the pages as COPY text, one write per page, each row counted in `tally` when there is
- * one; resolves with the rows the server copied. The event loop gets a turn per page: decoded
- * pages and a socket that takes every write at once would otherwise make a chain of microtasks
- * that never yields (measured: 1.3 s on 200k rows).
- */
-async function copyPages(copy: CopyWriter, table: TableDef, pages: AsyncIterable<readonly Row[]>, tally?: HireCountTally): Promise<number> {
-  const line = copyLineFor(table.columns.map((c) => c.type));
-  for await (const page of pages) {
-    let text = '';
-    for (const row of page) {
-      text += line(row);
-      tally?.count(row);
-    }
-    await copy.write(Buffer.from(text));
-    // A COPY the server ended (a repeated id) takes nothing more: its error is end()'s.
-    if (copy.failure !== undefined) break;
-    await nextTurn();
-  }
-  return copy.end();
-}
-
-/** The key in a unique violation's detail: `Key (id)=(42) already exists.` */
-function keyOf(error: unknown, name: string): number | string {
-  const detail = String((error as { detail?: unknown }).detail ?? '');
-  const prefix = `(${name})=(`;
-  const at = detail.indexOf(prefix);
-  const match = at === -1 ? null : /^(\d+)\)/.exec(detail.slice(at + prefix.length));
-  return match === null ? '?' : Number(match[1]);
-}
-
-const repeated = (field: string, id: number | string): AppError =>
-  new AppError('BACKUP_INVALID', `The file holds ${field} ${id} more than once; nothing was restored`, { field, id });
-
-// node-pg emits a held connection's failure between queries on the client: without a listener,
-// that would crash the process while an export waits for a slow reader.
-const ignore = (): void => undefined;
-
-async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
-  try {
-    const client = await pool.connect();
-    client.on('error', ignore);
-    return client;
-  } catch (error) {
-    throw mapPgError(error);
-  }
-}
-
-/**
- * Ends the transaction unless it committed (ROLLBACK after a failure or an early stop) and
- * returns the connection, or destroys it when it was lost or could not be rolled back.
- */
-async function finish(client: pg.PoolClient, committed: boolean, failure: unknown): Promise<void> {
-  let broken: unknown = failure !== undefined && isConnectionLoss(failure) ? failure : undefined;
-  if (!committed && broken === undefined) await client.query('ROLLBACK').catch((error: unknown) => (broken = error));
-  client.off('error', ignore);
-  client.release(broken === undefined ? undefined : broken instanceof Error ? broken : new Error(String(broken)));
 }

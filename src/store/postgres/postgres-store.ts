@@ -16,7 +16,8 @@ import type {
 } from '../store.js';
 import { throwIfGone, Turns, type TurnWait } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
-import { exportPostgresRows, importPostgresRows } from './postgres-backup.js';
+import { exportPostgresRows } from './postgres-backup.js';
+import { importPostgresRows } from './postgres-restore.js';
 import { APPLY_EVERY, PostgresLoadSession, type HeldClient } from './postgres-load.js';
 import { completePostgresKey, PostgresIdempotency } from './postgres-idempotency.js';
 import { PostgresImportJobStore } from './postgres-import-jobs.js';
@@ -230,7 +231,7 @@ export class PostgresStore implements Store {
     return exportPostgresRows(this.pool, table, (read) => this.pages.run(read), options);
   }
 
-  /** Restore (see postgres-backup.ts): holds its connection while the file arrives, like an upload. */
+  /** Restore (see postgres-restore.ts): holds its connection while the file arrives, like an upload. */
   async importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
     const deadline = Date.now() + this.writeQueueTimeoutMs;
     const releaseSlot = await this.loadSlot(wait);
