@@ -53,6 +53,8 @@ export const ConfigSchema = Type.Object({
   UPLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30_000 }),
   /** How long a SQLite write waits for another process's lock before answering 503, in ms. */
   SQLITE_BUSY_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 5000 }),
+  /** A SQLite file: uploads insert on a worker thread of their own while the main thread parses (false: on the main thread). */
+  SQLITE_LOAD_THREAD: Type.Boolean({ default: true }),
   /** Most fields in one CSV record; a record with more makes the upload a 400 (CSV_MALFORMED). */
   CSV_MAX_FIELDS: Type.Integer({ minimum: 1, default: 1000 }),
   /** A streamed download (backup, rejects.csv, report) that makes no progress for this long is cut, in ms. */

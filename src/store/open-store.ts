@@ -7,7 +7,8 @@ import type { Store } from './store.js';
  * `postgres://…` / `postgresql://…`.
  */
 export async function openStore(
-  config: Pick<Config, 'DATABASE_URL' | 'PG_POOL_MAX'> & Partial<Pick<Config, 'SQLITE_BUSY_TIMEOUT_MS' | 'WRITE_QUEUE_TIMEOUT_MS'>>,
+  config: Pick<Config, 'DATABASE_URL' | 'PG_POOL_MAX'> &
+    Partial<Pick<Config, 'SQLITE_BUSY_TIMEOUT_MS' | 'WRITE_QUEUE_TIMEOUT_MS' | 'SQLITE_LOAD_THREAD'>>,
 ): Promise<Store> {
   const url = config.DATABASE_URL;
   if (/^postgres(ql)?:\/\//.test(url)) {
@@ -19,5 +20,6 @@ export async function openStore(
     path: path === '' ? ':memory:' : path,
     busyTimeoutMs: config.SQLITE_BUSY_TIMEOUT_MS,
     writeQueueTimeoutMs: config.WRITE_QUEUE_TIMEOUT_MS,
+    loadThread: config.SQLITE_LOAD_THREAD,
   });
 }

@@ -51,7 +51,7 @@ describe('SQLite disk full or read-only', () => {
   it('answers 503 with a clear message when the disk fills mid-upload, keeps nothing of it, and recovers', async () => {
     // A disk with room for a few more pages only (PRAGMA max_page_count caps this connection's file).
     const pages = store.writer.pragma('page_count', { simple: true }) as number;
-    store.writer.pragma(`max_page_count = ${pages + 8}`);
+    await store.pragmaOnWriters(`max_page_count = ${pages + 8}`);
     try {
       const upload = await app.inject({
         method: 'POST',
@@ -77,7 +77,7 @@ describe('SQLite disk full or read-only', () => {
       expect((await app.inject('/metrics/hired-employees?year=2021')).json()).toEqual(report2021);
       expect((await app.inject('/health')).statusCode).toBe(200);
     } finally {
-      store.writer.pragma('max_page_count = 4294967294');
+      await store.pragmaOnWriters('max_page_count = 4294967294');
     }
     const again = await app.inject({
       method: 'POST',
@@ -100,7 +100,7 @@ describe('SQLite disk full or read-only', () => {
 
   it('answers 503 when the database has become read-only, writes nothing, and recovers', async () => {
     // The file system turning read-only under the server, as SQLite reports it to the writer.
-    store.writer.pragma('query_only = ON');
+    await store.pragmaOnWriters('query_only = ON');
     try {
       for (const request of [
         { url: '/upload/hired_employees', payload: employees(2001, 2100), headers: { 'content-type': 'text/csv' } },
@@ -112,7 +112,7 @@ describe('SQLite disk full or read-only', () => {
       }
       expect(await counts(app)).toEqual(before);
     } finally {
-      store.writer.pragma('query_only = OFF');
+      await store.pragmaOnWriters('query_only = OFF');
     }
     expect((await app.inject({ method: 'POST', url: '/batch/departments', payload: [{ id: 7, department: 'Legal' }] })).statusCode).toBe(
       201,

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -34,6 +37,26 @@ const pgCase = (applyEvery?: number): StoreCase => ({
   },
 });
 
+/** A SQLite file: its loads run on the load worker (LoadThread), or on the writer connection. */
+function sqliteFileCase(loadThread: boolean): StoreCase {
+  return {
+    name: loadThread ? 'sqlite file, load worker' : 'sqlite file, writer connection',
+    available: true,
+    open: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hr-load-session-'));
+      const store = new SqliteStore({ path: join(dir, 'hr.db'), loadThread });
+      expect(store.loadsOffThread).toBe(loadThread);
+      return {
+        store,
+        close: async () => {
+          await store.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  };
+}
+
 const CASES: StoreCase[] = [
   {
     name: 'sqlite',
@@ -43,6 +66,8 @@ const CASES: StoreCase[] = [
       return { store, close: () => store.close() };
     },
   },
+  sqliteFileCase(true),
+  sqliteFileCase(false),
   pgCase(),
   pgCase(2),
 ];

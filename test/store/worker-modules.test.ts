@@ -1,5 +1,5 @@
 /**
- * The SQLite worker threads (index builder, checkpointer) are real modules: they start from the
+ * The SQLite worker threads (index builder, checkpointer, load worker) are real modules: they start from the
  * sources (vitest, through Node's type stripping) and from the build (dist/), and do their work
  * on the thread, not through the event-loop fallbacks their callers keep for a worker that fails.
  */
@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as fromSource from '../../src/store/sqlite/index-builder.js';
 import * as checkpointerFromSource from '../../src/store/sqlite/checkpointer.js';
+import { TABLES } from '../../src/tables.js';
 
 type Builder = typeof fromSource;
 type CheckpointerModule = typeof checkpointerFromSource;
@@ -96,5 +97,43 @@ for (const [where, load] of loaders) {
         writer.close();
       }
     });
+  });
+}
+
+const storeModules: [string, () => Promise<typeof import('../../src/store/sqlite/sqlite-store.js')>][] = [
+  ['src', () => import('../../src/store/sqlite/sqlite-store.js')],
+  [
+    'dist',
+    async () => {
+      if (!existsSync(new URL('load-worker.js', DIST))) throw new Error('dist/ lacks the worker modules: run `npm run build`');
+      return (await import(new URL('sqlite-store.js', DIST).href)) as typeof import('../../src/store/sqlite/sqlite-store.js');
+    },
+  ],
+];
+
+for (const [where, load] of storeModules) {
+  it(`the load worker from ${where}/ inserts an upload's rows on its thread and answers what it rejected`, async () => {
+    const { SqliteStore } = await load();
+    const path = join(dir, `load-${where}.db`);
+    const store = new SqliteStore({ path });
+    try {
+      await store.migrate();
+      expect(store.loadsOffThread).toBe(true);
+      const table = { ...TABLES.departments };
+      const session = await store.openLoad(table, { onConflict: 'reject', checkReferences: false });
+      const staged = (line: number, id: number, name: string) => ({ line, raw: `${id},${name}`, values: [id, name], incomplete: false });
+      const first = await session.write([staged(1, 1, 'Sales'), staged(2, 2, 'Legal')]);
+      const rest = await session.write([staged(3, 1, 'Again'), staged(4, 3, 'Ops')]);
+      const end = await session.finish();
+      const rejected = [...first.rejected, ...rest.rejected, ...end.rejected];
+      expect(first.inserted + rest.inserted + end.inserted).toBe(3);
+      expect(rejected).toEqual([{ line: 3, raw: '1,Again', reason: 'duplicate id 1' }]);
+      await session.rollback();
+      const db = new Database(path, { readonly: true });
+      expect(db.prepare('SELECT count(*) FROM departments').pluck().get()).toBe(0);
+      db.close();
+    } finally {
+      await store.close();
+    }
   });
 }

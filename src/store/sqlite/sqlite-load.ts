@@ -37,6 +37,25 @@ export interface IndexDeferral {
 }
 
 /**
+ * Builds a load's dropped indexes again after its commit, before the writer turn is given back:
+ * by `deferral` (a worker thread), or on `db` when that fails (the event loop then waits).
+ * Should both fail (a full disk), the rows stay committed and the next start builds the indexes
+ * (SqliteStore.migrate).
+ */
+export async function rebuildIndexes(db: Database.Database, deferral: IndexDeferral, statements: readonly string[]): Promise<void> {
+  if (statements.length === 0) return;
+  try {
+    await deferral.build(statements);
+  } catch {
+    try {
+      for (const sql of statements) db.exec(sql.replace(/^CREATE INDEX /i, 'CREATE INDEX IF NOT EXISTS '));
+    } catch {
+      // Left to the next start.
+    }
+  }
+}
+
+/**
  * One upload's transaction on the writer connection. Each chunk is inserted synchronously with
  * prepared statements, 64 rows per INSERT, giving the event loop a turn every 256 rows. A
  * duplicate id is detected by `ON CONFLICT DO NOTHING`: the row is missing from the statement's
@@ -165,24 +184,10 @@ export class SqliteLoadSession implements LoadSession {
     this.deferrable = [];
   }
 
-  /**
-   * Builds the dropped indexes again after the commit, before the writer turn is given back: on a
-   * worker thread, or here when that fails (the event loop then waits). Should both fail (a full
-   * disk), the rows stay committed and the next start builds the indexes (SqliteStore.migrate).
-   */
-  private async rebuildIndexes(): Promise<void> {
+  private async buildDropped(): Promise<void> {
     const statements = this.dropped;
     this.dropped = [];
-    if (statements.length === 0) return;
-    try {
-      await this.deferral!.build(statements);
-    } catch {
-      try {
-        for (const sql of statements) this.db.exec(sql.replace(/^CREATE INDEX /i, 'CREATE INDEX IF NOT EXISTS '));
-      } catch {
-        // Left to the next start.
-      }
-    }
+    await rebuildIndexes(this.db, this.deferral!, statements);
   }
 
   /** Tallies an inserted row; true when the hire counts should be flushed now. */
@@ -228,7 +233,7 @@ export class SqliteLoadSession implements LoadSession {
       await this.counts?.close();
       await insertUploadLog(this.db, record, rejects);
       this.db.exec('COMMIT');
-      await this.rebuildIndexes();
+      await this.buildDropped();
     } catch (error) {
       throw mapSqliteError(error);
     } finally {
