@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS } from '../helpers/backends.js';
-import { download, dump, reports, restore, startBackupApp, type BackupApp } from './setup.js';
+import { download, dump, reports, restore, startBackupApp, BACKUP_BACKENDS, type BackupApp } from './setup.js';
 
 const csv = (text: string) => ({ payload: text, headers: { 'content-type': 'text/csv' } });
 
-for (const backend of BACKENDS) {
-  describe.skipIf(!backend.available)(`POST /restore/{table}?mode=merge|replace [${backend.name}]`, () => {
+for (const { label, backend } of BACKUP_BACKENDS) {
+  describe.skipIf(!backend.available)(`POST /restore/{table}?mode=merge|replace [${label}]`, () => {
     let t: BackupApp;
     beforeAll(async () => {
       t = await startBackupApp(backend);

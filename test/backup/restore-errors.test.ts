@@ -4,8 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { avroSchema, headerMetadata } from '../../src/backup/avro-schema.js';
 import { blockPrefix, encodeHeader } from '../../src/backup/container.js';
 import { TABLES } from '../../src/tables.js';
-import { BACKENDS } from '../helpers/backends.js';
-import { download, dump, loadHistorical, reports, restore, startBackupApp, type BackupApp } from './setup.js';
+import { download, dump, loadHistorical, reports, restore, startBackupApp, BACKUP_BACKENDS, type BackupApp } from './setup.js';
 
 /** An Avro container file of `records` written by avsc with a schema of the test's choosing. */
 export async function avroFile(schema: object, records: object[], codec: 'null' | 'deflate' = 'deflate'): Promise<Buffer> {
@@ -21,8 +20,8 @@ export async function avroFile(schema: object, records: object[], codec: 'null' 
 
 const departments = (fields: object[], name = 'departments') => ({ type: 'record', name, fields });
 
-for (const backend of BACKENDS) {
-  describe.skipIf(!backend.available)(`POST /restore/{table}: files that are refused change nothing [${backend.name}]`, () => {
+for (const { label, backend } of BACKUP_BACKENDS) {
+  describe.skipIf(!backend.available)(`POST /restore/{table}: files that are refused change nothing [${label}]`, () => {
     let t: BackupApp;
     let before: Awaited<ReturnType<typeof dump>>;
     let reportsBefore: unknown[];

@@ -2,14 +2,17 @@ import { Worker } from 'node:worker_threads';
 import type { CheckpointerWorkerData } from './checkpointer-worker.js';
 
 /** How often the worker looks for new commits, in ms. */
-const POLL_MS = 200;
+export const POLL_MS = 200;
 
 /**
  * The worker's module: compiled beside this file in dist/; from src/ (vitest) the .ts itself,
- * which Node strips of its types (that loader needs a larger heap than the worker's own work).
+ * started through lib/source-worker.ts (that loader needs a larger heap than the worker's own work).
  */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(FROM_SOURCE ? './checkpointer-worker.ts' : './checkpointer-worker.js', import.meta.url);
+const WORKER_URL = FROM_SOURCE
+  ? new URL('../../lib/source-worker.ts', import.meta.url)
+  : new URL('./checkpointer-worker.js', import.meta.url);
+const SOURCE_ENTRY = new URL('./checkpointer-worker.ts', import.meta.url).href;
 
 /**
  * Copies the write-ahead log back into the database file on a worker thread. SQLite's automatic
@@ -28,9 +31,10 @@ export class Checkpointer {
     try {
       const workerData: CheckpointerWorkerData = { path, pollMs: POLL_MS, walLimit };
       const worker = new Worker(WORKER_URL, {
-        workerData,
+        workerData: FROM_SOURCE ? { ...workerData, sourceEntry: SOURCE_ENTRY } : workerData,
+        ...(FROM_SOURCE ? { execArgv: ['--disable-warning=ExperimentalWarning'] } : {}),
         // A small heap: the worker only runs pragmas.
-        resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: FROM_SOURCE ? 24 : 8 },
+        resourceLimits: { maxYoungGenerationSizeMb: FROM_SOURCE ? 4 : 1, maxOldGenerationSizeMb: FROM_SOURCE ? 96 : 8 },
       });
       worker.unref();
       return new Checkpointer(worker);

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import { AppError, type ErrorCode } from '../../errors.js';
-import type { LoadReply, LoadRequest, LoadWorkerData, WireError } from './load-worker.js';
+import { AppError } from '../../errors.js';
+import type { LoadReply, LoadRequest, LoadWorkerData } from './load-worker.js';
+import { fromWire } from './wire-error.js';
 
 /**
  * The worker's module: compiled beside this file in dist/; from src/ (vitest) the .ts itself,
@@ -22,6 +23,7 @@ export class LoadThread {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private stopped: Error | undefined;
+  private readonly stopHandlers: (() => void)[] = [];
 
   private constructor(private readonly worker: Worker) {
     worker.on('message', (reply: LoadReply) => this.answer(reply));
@@ -40,6 +42,12 @@ export class LoadThread {
       ...(FROM_SOURCE ? { execArgv: ['--disable-warning=ExperimentalWarning'] } : {}),
     });
     return new LoadThread(worker);
+  }
+
+  /** Registers what to do once the thread has stopped (turn SQLite's own checkpoints back on). */
+  onStop(fn: () => void): void {
+    if (this.stopped !== undefined) fn();
+    else this.stopHandlers.push(fn);
   }
 
   /** False once the thread has stopped (it crashed, ran out of heap, or was closed). */
@@ -99,10 +107,6 @@ export class LoadThread {
     );
     for (const waiter of this.waiting.values()) waiter.reject(this.stopped);
     this.waiting.clear();
+    for (const fn of this.stopHandlers.splice(0)) fn();
   }
-}
-
-function fromWire(error: WireError): Error {
-  if (error.app !== undefined) return new AppError(error.app.code as ErrorCode, error.message, error.app.details, error.app.retryAfter);
-  return Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
 }

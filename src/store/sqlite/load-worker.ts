@@ -1,22 +1,27 @@
 /**
  * The load worker's thread (see load-thread.ts): a connection of its own to the database file on
- * which one upload at a time runs as a SqliteLoadSession, fed chunks of rows by the main thread.
- * Requests are handled one after the other, in the order they were posted; pages of rejected
- * rows for a commit in progress go to that commit at once.
+ * which one upload at a time runs as a SqliteLoadSession, fed chunks of rows by the main thread,
+ * or one restore as importSqliteRows. Requests are handled one after the other, in the order they
+ * were posted; the pages a request in progress reads (a commit's rejected rows, a restore's rows)
+ * go to it at once.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { isAppError } from '../../errors.js';
-import type { TableDef } from '../../tables.js';
+import type { Row, TableDef } from '../../tables.js';
 import type { LoadOptions, LoadOutcome, Rejection, UploadRecord } from '../store.js';
-import { unpackRows, type PackedRows } from './packed-rows.js';
+import { unpackPage, unpackRows, type PackedRows } from './packed-rows.js';
+import { importSqliteRows } from './sqlite-backup.js';
 import { SqliteLoadSession } from './sqlite-load.js';
+import { fromWire, toWire, type WireError } from './wire-error.js';
+import { startCheckpoints, type CheckpointOptions } from './checkpoint-loop.js';
 
 export interface LoadWorkerData {
   path: string;
   /** PRAGMA cache_size, as the writer connection's. */
   cacheSize: number;
   walLimit: number;
+  /** Runs the store's WAL checkpoints too (checkpoint-loop.ts), instead of a thread of their own. */
+  checkpoints?: CheckpointOptions;
 }
 
 export type LoadRequest =
@@ -24,19 +29,21 @@ export type LoadRequest =
   | { id: number; op: 'write'; rows: PackedRows }
   | { id: number; op: 'finish' }
   | { id: number; op: 'commit'; record: UploadRecord }
-  /** A page of the rejected rows of the commit request `commit`; null: there are no more. */
-  | { id: number; op: 'rejects'; commit: number; page: Rejection[] | null }
+  /** BEGIN IMMEDIATE for a restore (SQLITE_BUSY: the main thread retries). */
+  | { id: number; op: 'begin' }
+  /** A restore in the open transaction, reading its pages from feeds; answers the rows written and the indexes to build. */
+  | { id: number; op: 'restore'; table: TableDef; mode: 'replace' | 'merge'; deferIndexes: boolean }
+  /**
+   * A page for the request `to` in progress (a commit: rejected rows; a restore: packed rows);
+   * null: there are no more; `error`: the pages failed (the restore rolls back with it).
+   */
+  | { id: number; op: 'feed'; to: number; page: Rejection[] | PackedRows | null; error?: WireError }
   | { id: number; op: 'rollback' }
+  /** Holds the checkpoints back, or lets them go on (handled as it arrives, answered at once). */
+  | { id: number; op: 'checkpoints'; paused: boolean }
   /** A connection setting, as on the writer connection (SqliteStore.pragmaOnWriters). */
   | { id: number; op: 'pragma'; text: string }
   | { id: number; op: 'close' };
-
-/** What crosses back for an error: enough to throw the same AppError, or an Error with its SQLite code. */
-export interface WireError {
-  message: string;
-  code?: string;
-  app?: { code: string; details?: unknown; retryAfter?: number };
-}
 
 export type LoadReply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: WireError };
 
@@ -51,26 +58,40 @@ db.pragma('busy_timeout = 0');
 db.pragma('synchronous = NORMAL');
 db.pragma(`cache_size = ${data.cacheSize}`);
 db.pragma(`journal_size_limit = ${data.walLimit}`);
+db.pragma(`wal_autocheckpoint = ${data.checkpoints === undefined ? 1000 : 0}`);
+
+// Checkpoints find nothing new to copy while a load runs (its rows are not committed), and copy
+// its commit once it is; on this thread they cost no isolate of their own (≈ 10 MB of RSS).
+const checkpoints = data.checkpoints === undefined ? undefined : startCheckpoints(data.checkpoints);
 
 let session: SqliteLoadSession | undefined;
 let table: TableDef | undefined;
 /** CREATE INDEX statements the session's commit left to build (the main thread builds them). */
 let dropped: string[] = [];
 
-/** The commit reading pages of rejected rows now (its request id), the pages waiting for it, and its wait. */
+/** The request reading fed pages now (its id), the pages waiting for it, and its wait. */
 let reading: number | undefined;
-const pages: { id: number; page: Rejection[] | null }[] = [];
+const pages: Extract<LoadRequest, { op: 'feed' }>[] = [];
 let wake: (() => void) | undefined;
 
-async function* commitRejects(): AsyncIterable<Rejection> {
+async function* fed<T>(): AsyncIterable<T> {
   for (;;) {
     while (pages.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-    const { id, page } = pages.shift()!;
+    const { id, page, error } = pages.shift()!;
     // Taken: the main thread may send the next page while this one is written.
     reply({ id, ok: true });
+    if (error !== undefined) throw fromWire(error);
     if (page === null) return;
-    yield* page;
+    yield page as T;
   }
+}
+
+async function* commitRejects(): AsyncIterable<Rejection> {
+  for await (const page of fed<Rejection[]>()) yield* page;
+}
+
+async function* restorePages(table: TableDef): AsyncIterable<Row[]> {
+  for await (const page of fed<PackedRows>()) yield unpackPage(table, page);
 }
 
 /** Pages a failed commit never read: answered, so the main thread stops waiting for them. */
@@ -80,13 +101,6 @@ function dropPages(): void {
 
 function reply(message: LoadReply): void {
   port!.postMessage(message);
-}
-
-function wire(error: unknown): WireError {
-  const { message, code } = error as { message?: unknown; code?: unknown };
-  const text = typeof message === 'string' ? message : String(error);
-  if (isAppError(error)) return { message: text, app: { code: error.code, details: error.details, retryAfter: error.retryAfter } };
-  return { message: text, ...(typeof code === 'string' ? { code } : {}) };
 }
 
 function current(): SqliteLoadSession {
@@ -127,13 +141,39 @@ async function handle(request: LoadRequest): Promise<unknown> {
       await open?.rollback();
       return undefined;
     }
+    case 'begin':
+      db.exec('BEGIN IMMEDIATE');
+      return undefined;
+    case 'restore':
+      try {
+        dropped = [];
+        const deferral = request.deferIndexes
+          ? { build: async (statements: readonly string[]) => void dropped.push(...statements) }
+          : undefined;
+        // The transaction is open ('begin'); importSqliteRows commits it, or rolls it back.
+        const written = await importSqliteRows(
+          db,
+          request.table,
+          restorePages(request.table),
+          request.mode,
+          () => undefined,
+          deferral,
+          true,
+        );
+        return { written, dropped };
+      } finally {
+        reading = undefined;
+        dropPages();
+      }
     case 'pragma':
       return db.pragma(request.text, { simple: true });
-    case 'rejects':
+    case 'feed':
+    case 'checkpoints':
       throw new Error('unreachable');
     case 'close':
       if (session !== undefined) await session.rollback();
       session = undefined;
+      checkpoints?.stop();
       db.close();
       return undefined;
   }
@@ -141,23 +181,27 @@ async function handle(request: LoadRequest): Promise<unknown> {
 
 let queue: Promise<void> = Promise.resolve();
 port.on('message', (request: LoadRequest) => {
-  if (request.op === 'rejects') {
-    // A page for a commit that has already failed (the main thread sent it before it knew).
-    if (request.commit !== reading) return reply({ id: request.id, ok: true });
-    pages.push({ id: request.id, page: request.page });
+  if (request.op === 'checkpoints') {
+    checkpoints?.pause(request.paused);
+    return reply({ id: request.id, ok: true });
+  }
+  if (request.op === 'feed') {
+    // A page for a request that has already failed (the main thread sent it before it knew).
+    if (request.to !== reading) return reply({ id: request.id, ok: true });
+    pages.push(request);
     wake?.();
     wake = undefined;
     return;
   }
   // Known as soon as it arrives: its pages may come before its turn in the queue.
-  if (request.op === 'commit') reading = request.id;
+  if (request.op === 'commit' || request.op === 'restore') reading = request.id;
   queue = queue.then(async () => {
     try {
       reply({ id: request.id, ok: true, value: await handle(request) });
     } catch (error) {
       // A session whose open failed is not open.
       if (request.op === 'open') session = undefined;
-      reply({ id: request.id, ok: false, error: wire(error) });
+      reply({ id: request.id, ok: false, error: toWire(error) });
     }
     if (request.op === 'close') port.close();
   });

@@ -16,7 +16,7 @@ export interface PackedRows {
   /** Per row, the text and datetime columns in order: the value's length in `text`, -1 for NULL. */
   lengths: Int32Array<ArrayBuffer>;
   text: string;
-  /** Per row: 1 when some optional field was empty. */
+  /** Per row: 1 when some optional field was empty (empty for a restore's page, as the next two). */
   incomplete: Uint8Array<ArrayBuffer>;
   /** Per row: its line, then the length of its record in `raw`. */
   lines: Float64Array<ArrayBuffer>;
@@ -27,24 +27,40 @@ export interface PackedRows {
 /** Which columns travel as numbers (integers) and which as text, in the dictionary's order. */
 const numericColumns = (table: TableDef): boolean[] => table.columns.map((c) => c.type === 'integer');
 
+/** A chunk of an upload: its rows' values, lines and records as sent. */
 export function packRows(table: TableDef, rows: readonly StagedRow[]): PackedRows {
-  const numeric = numericColumns(table);
-  const numberCount = numeric.filter(Boolean).length;
-  const numbers = new Float64Array(rows.length * numberCount);
-  const lengths = new Int32Array(rows.length * (numeric.length - numberCount));
-  const incomplete = new Uint8Array(rows.length);
   const lines = new Float64Array(rows.length * 2);
-  let text = '';
+  const incomplete = new Uint8Array(rows.length);
   let raw = '';
-  let n = 0;
-  let s = 0;
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r]!;
     if (row.incomplete) incomplete[r] = 1;
     lines[r * 2] = row.line;
     lines[r * 2 + 1] = row.raw.length;
     raw += row.raw;
-    const values = row.values;
+  }
+  return { ...packValues(table, rows.length, (r) => rows[r]!.values), incomplete, lines, raw };
+}
+
+/** A page of a restore: its rows' values only. */
+export function packPage(table: TableDef, rows: readonly Row[]): PackedRows {
+  return { ...packValues(table, rows.length, (r) => rows[r]!), incomplete: new Uint8Array(0), lines: new Float64Array(0), raw: '' };
+}
+
+function packValues(
+  table: TableDef,
+  count: number,
+  valuesOf: (r: number) => Row,
+): Pick<PackedRows, 'count' | 'numbers' | 'lengths' | 'text'> {
+  const numeric = numericColumns(table);
+  const numberCount = numeric.filter(Boolean).length;
+  const numbers = new Float64Array(count * numberCount);
+  const lengths = new Int32Array(count * (numeric.length - numberCount));
+  let text = '';
+  let n = 0;
+  let s = 0;
+  for (let r = 0; r < count; r++) {
+    const values = valuesOf(r);
     for (let c = 0; c < numeric.length; c++) {
       const value = values[c] ?? null;
       if (numeric[c]) {
@@ -58,18 +74,35 @@ export function packRows(table: TableDef, rows: readonly StagedRow[]): PackedRow
       }
     }
   }
-  return { count: rows.length, numbers, lengths, text, incomplete, lines, raw };
+  return { count, numbers, lengths, text };
 }
 
 /** The rows again, for the load session on the worker. */
 export function unpackRows(table: TableDef, packed: PackedRows): StagedRow[] {
-  const numeric = numericColumns(table);
+  const { lines, raw } = packed;
   const rows: StagedRow[] = new Array<StagedRow>(packed.count);
-  const { numbers, lengths, text, lines, raw } = packed;
+  let rawAt = 0;
+  unpackValues(table, packed, (r, values) => {
+    const rawEnd = rawAt + lines[r * 2 + 1]!;
+    rows[r] = { line: lines[r * 2]!, raw: raw.slice(rawAt, rawEnd), values, incomplete: packed.incomplete[r] === 1 };
+    rawAt = rawEnd;
+  });
+  return rows;
+}
+
+/** A restore's page again: the rows' values. */
+export function unpackPage(table: TableDef, packed: PackedRows): Row[] {
+  const rows: Row[] = new Array<Row>(packed.count);
+  unpackValues(table, packed, (r, values) => (rows[r] = values));
+  return rows;
+}
+
+function unpackValues(table: TableDef, packed: PackedRows, each: (r: number, values: Row) => void): void {
+  const numeric = numericColumns(table);
+  const { numbers, lengths, text } = packed;
   let n = 0;
   let s = 0;
   let at = 0;
-  let rawAt = 0;
   for (let r = 0; r < packed.count; r++) {
     const values: Row = new Array<Row[number]>(numeric.length);
     for (let c = 0; c < numeric.length; c++) {
@@ -85,9 +118,6 @@ export function unpackRows(table: TableDef, packed: PackedRows): StagedRow[] {
         }
       }
     }
-    const rawEnd = rawAt + lines[r * 2 + 1]!;
-    rows[r] = { line: lines[r * 2]!, raw: raw.slice(rawAt, rawEnd), values, incomplete: packed.incomplete[r] === 1 };
-    rawAt = rawEnd;
+    each(r, values);
   }
-  return rows;
 }

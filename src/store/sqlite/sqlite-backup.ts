@@ -61,6 +61,7 @@ export async function importSqliteRows(
     db.exec('BEGIN IMMEDIATE');
   },
   deferral?: IndexDeferral,
+  offThread = false,
 ): Promise<number> {
   try {
     await begin();
@@ -68,7 +69,7 @@ export async function importSqliteRows(
     throw mapSqliteError(error);
   }
   try {
-    if (mode === 'replace') return await replaceRows(db, table, pages, deferral);
+    if (mode === 'replace') return await replaceRows(db, table, pages, deferral, offThread);
     const n = await mergeRows(db, table, pages);
     db.exec('COMMIT');
     return n;

@@ -28,20 +28,21 @@ const isPrimaryKeyViolation = (error: unknown): boolean => (error as { code?: un
  * hire counts kept in memory instead of the per-row trigger (HireCountBuffer), the secondary
  * indexes built after the commit on a worker thread when the file is big (IndexDeferral), the
  * event loop given a turn every ROWS_PER_TURN rows. The emptied table's primary key catches an
- * id the file holds twice.
+ * id the file holds twice. `offThread` (the load worker): the table is emptied at once.
  */
 export async function replaceRows(
   db: Database.Database,
   table: TableDef,
   pages: AsyncIterable<readonly Row[]>,
   deferral?: IndexDeferral,
+  offThread = false,
 ): Promise<number> {
   const target = quoteIdent(table.name);
   const names = table.columns.map((c) => quoteIdent(c.name));
   const tuple = `(${names.map(() => '?').join(', ')})`;
   // hire_counts is derived from hired_employees alone: emptied first, the inserts count from zero.
   if (table.name === 'hired_employees') db.exec('DELETE FROM hire_counts');
-  const indexes = await emptyInSlices(db, table.name);
+  const indexes = await emptyInSlices(db, table.name, offThread);
   const counts = table.name === 'hired_employees' ? new HireCountBuffer(db, hireCountColumns(table)) : undefined;
   const insertOne = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES ${tuple}`);
   const insertMany = db.prepare(`INSERT INTO ${target} (${names.join(', ')}) VALUES ${Array(ROWS_PER_STATEMENT).fill(tuple).join(', ')}`);

@@ -18,7 +18,7 @@ import type {
   WriteWait,
 } from '../store.js';
 import { throwIfGone, Turns } from '../write-turns.js';
-import { Checkpointer } from './checkpointer.js';
+import { Checkpointer, POLL_MS } from './checkpointer.js';
 import { SqliteIdempotency } from './sqlite-idempotency.js';
 import { jobsPathFor, SqliteImportJobStore } from './sqlite-import-jobs.js';
 import { mapSqliteError } from './errors.js';
@@ -29,6 +29,7 @@ import { SqliteLoadSession, type IndexDeferral } from './sqlite-load.js';
 import { LoadThread } from './load-thread.js';
 import type { LoadWorkerData } from './load-worker.js';
 import { WorkerLoadSession } from './worker-load-session.js';
+import { restoreOnWorker } from './worker-restore.js';
 import { insertUploadLog, readUpload, rejectsPage } from './sqlite-upload-log.js';
 
 export interface SqliteStoreOptions {
@@ -108,16 +109,16 @@ export class SqliteStore implements Store {
       // stays small even after a COUNT(*) over millions of rows (GET /tables).
       this.writer.pragma(`cache_size = ${WRITER_CACHE_SIZE}`);
       this.reader.pragma(`cache_size = ${READER_CACHE_SIZE}`);
-      this.startCheckpointer(options.path);
+      this.writer.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
+      if (options.loadThread ?? true) {
+        const checkpoints = { path: options.path, pollMs: POLL_MS, walLimit: WAL_LIMIT_BYTES };
+        this.loadThreadData = { path: options.path, cacheSize: LOAD_CACHE_SIZE, walLimit: WAL_LIMIT_BYTES, checkpoints };
+        // Started now: it runs the checkpoints from the start.
+        this.loader();
+      } else this.startCheckpointer(options.path);
       const build = { path: options.path, busyTimeoutMs: this.busyTimeoutMs, cacheSize: BUILD_CACHE_SIZE };
-      this.indexDeferral = {
-        build: (statements) => {
-          const run = () => buildIndexesOffThread(build, statements);
-          return this.checkpointer === undefined ? run() : this.checkpointer.holdDuring(run);
-        },
-      };
+      this.indexDeferral = { build: (statements) => this.holdCheckpointsDuring(() => buildIndexesOffThread(build, statements)) };
       this.version = this.reader.prepare('PRAGMA data_version').pluck();
-      if (options.loadThread ?? true) this.loadThreadData = { path: options.path, cacheSize: LOAD_CACHE_SIZE, walLimit: WAL_LIMIT_BYTES };
     }
   }
 
@@ -137,8 +138,30 @@ export class SqliteStore implements Store {
       } catch {
         return undefined;
       }
+      // Its checkpoints replace SQLite's own on the writer, until it stops.
+      this.writer.pragma('wal_autocheckpoint = 0');
+      this.loadThread.onStop(() => {
+        if (this.writer.open) this.writer.pragma('wal_autocheckpoint = 1000');
+      });
     }
     return this.loadThread;
+  }
+
+  /**
+   * Holds checkpoints back while `work` runs (a big load's index build, which the upload's answer
+   * waits for: a checkpoint copying a gigabyte of WAL meanwhile would compete for the disk and the
+   * cores), then lets them go on.
+   */
+  private async holdCheckpointsDuring<T>(work: () => Promise<T>): Promise<T> {
+    if (this.checkpointer !== undefined) return this.checkpointer.holdDuring(work);
+    const thread = this.loadThread;
+    if (thread?.alive !== true) return work();
+    thread.call({ op: 'checkpoints', paused: true }).catch(() => undefined);
+    try {
+      return await work();
+    } finally {
+      thread.call({ op: 'checkpoints', paused: false }).catch(() => undefined);
+    }
   }
 
   /**
@@ -174,7 +197,6 @@ export class SqliteStore implements Store {
    * to WAL_LIMIT_BYTES when it is next reset; past that size the worker truncates it itself.
    */
   private startCheckpointer(path: string): void {
-    this.writer.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
     this.checkpointer = Checkpointer.start(path, WAL_LIMIT_BYTES);
     if (this.checkpointer === undefined) return;
     this.writer.pragma('wal_autocheckpoint = 0');
@@ -227,7 +249,7 @@ export class SqliteStore implements Store {
     const release = await this.writerTurn(wait);
     const thread = this.loader();
     if (thread !== undefined) {
-      const context = { release, deferral: this.indexDeferral, db: this.writer, autocheckpoint: this.checkpointer === undefined };
+      const context = { release, deferral: this.indexDeferral, db: this.writer, autocheckpoint: false };
       try {
         return await this.retryWhileBusy(() => {
           throwIfGone(wait?.signal);
@@ -344,6 +366,19 @@ export class SqliteStore implements Store {
   async importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
     const release = await this.writerTurn(wait);
     try {
+      const thread = this.loader();
+      if (thread !== undefined) {
+        const begin = (): Promise<void> =>
+          this.retryWhileBusy(() => {
+            throwIfGone(wait?.signal);
+            return thread.call<void>({ op: 'begin' });
+          });
+        try {
+          return await restoreOnWorker(thread, table, pages, mode, { begin, deferral: this.indexDeferral, db: this.writer });
+        } catch (error) {
+          throw mapSqliteError(error);
+        }
+      }
       return await importSqliteRows(this.writer, table, pages, mode, () => this.begin(wait), this.indexDeferral);
     } finally {
       release();

@@ -98,9 +98,9 @@ export class WorkerLoadSession implements LoadSession {
       committed.catch(() => undefined);
       for await (const page of pagesOf(rejects)) {
         if (failed) break;
-        await Promise.race([this.thread.call({ op: 'rejects', commit: commit.id, page }), committed]);
+        await Promise.race([this.thread.call({ op: 'feed', to: commit.id, page }), committed]);
       }
-      if (!failed) await Promise.race([this.thread.call({ op: 'rejects', commit: commit.id, page: null }), committed]);
+      if (!failed) await Promise.race([this.thread.call({ op: 'feed', to: commit.id, page: null }), committed]);
       const dropped = await committed;
       if (this.context.deferral !== undefined) await rebuildIndexes(this.context.db, this.context.deferral, dropped);
     } finally {
