@@ -52,6 +52,15 @@ for (const backend of BACKENDS) {
       const db = backend.name === 'sqlite' ? await sqliteFile() : await backend.create();
       const app = await buildApp(loadConfig({}, { LOG_LEVEL: 'silent', DATABASE_URL: db.url, SHUTDOWN_GRACE_MS: 1500 }));
       const url = await listen(app);
+      // Closing must start only once the server has read A's and B's request heads: a connection
+      // whose request the server has not parsed yet counts as idle and is closed unanswered. On a
+      // loaded machine a fixed pause was not always enough.
+      let uploadsSeen = 0;
+      const bothUploadsRead = new Promise<void>((resolve) =>
+        app.server.on('request', (req: { url?: string }) => {
+          if (req.url?.startsWith('/upload/') && ++uploadsSeen === 2) resolve();
+        }),
+      );
 
       // A: an upload on a raw socket that will finish within the grace period.
       const a = rawClient(url);
@@ -63,6 +72,7 @@ for (const backend of BACKENDS) {
       // C: a request whose headers are not complete yet when closing starts.
       const c = rawClient(url);
       c.socket.write('GET /tables HTTP/1.1\r\nHost: x\r\nX-Request-Id: after-close\r\n');
+      await bothUploadsRead;
       await sleep(400);
 
       const started = performance.now();
@@ -135,6 +145,8 @@ describe('SIGTERM on the server process', () => {
 
     const stalled = slowUpload(server.url);
     stalled.req.write(rows(100, 400));
+    // SIGTERM only once the server has read the stalled request's head (its access log says so).
+    await waitFor(() => server!.output().includes('/upload/departments?batch_size=50'), 10_000);
     await sleep(300);
     const started = performance.now();
     const exit = server.stop('SIGTERM');
