@@ -7,7 +7,7 @@ import type { Store } from '../store/store.js';
 import { TABLE_NAMES, type TableDef, type TableName } from '../tables.js';
 import { TABLE_KEY } from './avro-schema.js';
 import { scanContainer } from './container-scan.js';
-import { encodeBackup } from './encode.js';
+import { encodeAvroPages } from './encode.js';
 
 /** A backup file in the backup folder. */
 export interface BackupFile {
@@ -142,7 +142,7 @@ export async function writeBackup(
   let rows = 0;
   try {
     await pipeline(
-      encodeBackup(table, store.exportRows(table, { datetimes: 'millis' }), {
+      encodeAvroPages(table, store.exportAvro(table), {
         onRow: (n) => {
           rows = n;
           onRow?.(n);

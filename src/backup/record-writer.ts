@@ -15,7 +15,7 @@ export interface RecordWriter {
  * The largest magnitude avsc reads back as a long ("potential precision loss" past it): 2^53 - 2.
  * A file must restore with the same library that reads it here.
  */
-const MAX_LONG = 9_007_199_254_740_990;
+export const MAX_LONG = 9_007_199_254_740_990;
 /** A long takes at most 10 bytes (zig-zag varint). */
 const LONG_BYTES = 10;
 /** Strings shorter than this take at most 63 bytes of UTF-8 (3 per UTF-16 unit): a one-byte length. */
@@ -25,7 +25,7 @@ const SHORT_STRING = 21;
  * Avro's long: zig-zag, then 7 bits a byte, low first (the spec). Bit operations up to 2^30,
  * arithmetic beyond (ids and epoch milliseconds may pass 2^31), as avsc's Tap#writeLong does.
  */
-function writeLong(buf: Buffer, pos: number, n: number): number {
+export function writeLong(buf: Buffer, pos: number, n: number): number {
   if (n >= -1073741824 && n < 1073741824) {
     let m = n >= 0 ? n << 1 : (~n << 1) | 1;
     while (m > 0x7f) {

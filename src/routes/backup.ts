@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { backupName, listBackups, openBackup, writeBackup } from '../backup/backup-dir.js';
-import { encodeBackup } from '../backup/encode.js';
+import { encodeAvroPages } from '../backup/encode.js';
 import { restoreTable } from '../backup/restore.js';
 import { AppError } from '../errors.js';
 import { TableParamSchema, errorResponses } from '../schemas.js';
@@ -62,12 +62,12 @@ export default async function backupRoutes(fastify: FastifyInstance): Promise<vo
     },
     async (request, reply) => {
       const table = tableOr404(request.params.table);
-      const rows = app.store.exportRows(table, { datetimes: 'millis' });
+      const pages = app.store.exportAvro(table);
       cutWhenStalled(request, reply, app.config.DOWNLOAD_IDLE_TIMEOUT_MS);
       return reply
         .type('avro/binary')
         .header('content-disposition', `attachment; filename="${backupName(table, new Date())}"`)
-        .send(encodeBackup(table, rows));
+        .send(encodeAvroPages(table, pages));
     },
   );
 

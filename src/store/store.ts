@@ -165,6 +165,15 @@ export interface ExportOptions {
   datetimes?: 'text' | 'millis';
 }
 
+/**
+ * A page of a table's rows as Avro binary records of its backup schema (backup/avro-schema.ts),
+ * back to back: what a backup's block holds before deflate.
+ */
+export interface AvroPage {
+  readonly records: Buffer;
+  readonly count: number;
+}
+
 /** The narrow interface the services use; only `store/` knows which database is behind it. */
 export interface Store {
   readonly dialect: Dialect;
@@ -214,6 +223,11 @@ export interface Store {
    * however large the table. Pages, not rows: a backup handles a thousand rows per step.
    */
   exportRows(table: TableDef, options?: ExportOptions): AsyncIterable<readonly Row[]>;
+  /**
+   * The same pages as exportRows, already encoded as the backup's Avro records: a backend may
+   * turn what its database sends into record bytes without making a row of values first.
+   */
+  exportAvro(table: TableDef): AsyncIterable<AvroPage>;
   /**
    * Writes pages of rows into a table in one transaction, taking the table's writer turn like an
    * upload. `replace`: the table's content becomes exactly the rows; `merge`: upsert by id. The

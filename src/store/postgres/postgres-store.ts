@@ -4,6 +4,7 @@ import { primaryKeyOf, TABLE_NAMES, type Row, type TableDef } from '../../tables
 import { quoteIdent, SQL_TYPES } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
 import type {
+  AvroPage,
   ExportOptions,
   LoadOptions,
   LoadSession,
@@ -16,7 +17,7 @@ import type {
 } from '../store.js';
 import { throwIfGone, Turns, type TurnWait } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
-import { exportPostgresRows } from './postgres-backup.js';
+import { exportPostgresAvro, exportPostgresRows } from './postgres-backup.js';
 import { importPostgresRows } from './postgres-restore.js';
 import { APPLY_EVERY, PostgresLoadSession, type HeldClient } from './postgres-load.js';
 import { completePostgresKey, PostgresIdempotency } from './postgres-idempotency.js';
@@ -229,6 +230,10 @@ export class PostgresStore implements Store {
    */
   exportRows(table: TableDef, options?: ExportOptions): AsyncIterable<readonly Row[]> {
     return exportPostgresRows(this.pool, table, (read) => this.pages.run(read), options);
+  }
+
+  exportAvro(table: TableDef): AsyncIterable<AvroPage> {
+    return exportPostgresAvro(this.pool, table, (read) => this.pages.run(read));
   }
 
   /** Restore (see postgres-restore.ts): holds its connection while the file arrives, like an upload. */

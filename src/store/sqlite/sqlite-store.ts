@@ -4,9 +4,11 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError } from '../../errors.js';
 import { primaryKeyOf, TABLE_NAMES, TABLES, type Row, type TableDef } from '../../tables.js';
+import { recordPages } from '../../backup/record-pages.js';
 import { createIndexesSql, quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
 import type {
+  AvroPage,
   ExportOptions,
   LoadOptions,
   LoadSession,
@@ -361,6 +363,10 @@ export class SqliteStore implements Store {
 
   exportRows(table: TableDef, options?: ExportOptions): AsyncIterable<readonly Row[]> {
     return exportSqliteRows(this.reader, table, this.writeLock, options);
+  }
+
+  exportAvro(table: TableDef): AsyncIterable<AvroPage> {
+    return recordPages(table, this.exportRows(table, { datetimes: 'millis' }));
   }
 
   async importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
