@@ -1,4 +1,7 @@
+import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen } from '../helpers/app.js';
 import { adminQuery, postgresBackend, TEST_DATABASE_URL } from '../helpers/postgres.js';
@@ -55,7 +58,7 @@ describe.skipIf(!postgresBackend.available)('PostgreSQL going away under the ser
         return { url: proxied.toString(), drop: db.drop };
       },
       {},
-      {},
+      { BACKUP_DIR: mkdtempSync(join(tmpdir(), 'hr-outage-backups-')) },
     );
     url = await listen(t.app);
     await t.app.inject({ method: 'POST', url: '/upload/departments', payload: '1,Engineering\n', headers: { 'content-type': 'text/csv' } });
@@ -83,6 +86,8 @@ describe.skipIf(!postgresBackend.available)('PostgreSQL going away under the ser
       { method: 'GET' as const, url: '/metrics/hired-employees?year=2021' },
       { method: 'POST' as const, url: '/batch/departments', payload: [{ id: 2, department: 'Sales' }] },
       { method: 'POST' as const, url: '/upload/departments', payload: '3,Legal\n', headers: { 'content-type': 'text/csv' } },
+      // A backup into BACKUP_DIR: its export's first page finds no connection.
+      { method: 'POST' as const, url: '/backup?table=departments' },
     ]) {
       const res = await t.app.inject(request);
       expect(res.statusCode, request.url).toBe(503);

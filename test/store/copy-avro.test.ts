@@ -4,7 +4,7 @@
  * by the hand-written reader of test/backup/avro-reader.ts, and compared with the rows put in.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyTextToAvro } from '../../src/store/postgres/copy-avro.js';
+import { copyAvroConverter } from '../../src/store/postgres/copy-avro.js';
 import { TABLES, type Row } from '../../src/tables.js';
 import { readContainer } from '../backup/avro-reader.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -79,7 +79,7 @@ for (const backend of BACKENDS) {
   });
 }
 
-describe('copyTextToAvro refuses COPY text that does not match the columns', () => {
+describe('copyAvroConverter refuses COPY text that does not match the columns', () => {
   const table = TABLES.departments;
   it.each([
     ['a NULL key', '\\N\tSales\n', /row 1: NULL in id/],
@@ -88,11 +88,11 @@ describe('copyTextToAvro refuses COPY text that does not match the columns', () 
     ['a field too many', '1\tSales\tmore\n', /row 1: field 2 ends early or late/],
     ['a number past a long', '9007199254740993\tSales\n', /row 1: id is past what a backup can hold/],
   ])('%s', (_what, text, message) => {
-    expect(() => copyTextToAvro(table, Buffer.from(text))).toThrow(message);
+    expect(() => copyAvroConverter(table)(Buffer.from(text))).toThrow(message);
   });
 
   it('reads negative numbers and gives the last key', () => {
-    const page = copyTextToAvro(TABLES.jobs, Buffer.from('-5\tA\n7\t\\N\n'));
+    const page = copyAvroConverter(TABLES.jobs)(Buffer.from('-5\tA\n7\t\\N\n'));
     expect(page).toMatchObject({ count: 2, lastKey: 7 });
     // -5 zig-zag is 9; 7 is 14; then the union branches: 2 + string "A", and 0 for null.
     expect([...page.records]).toEqual([9, 2, 2, 65, 14, 0]);

@@ -22,8 +22,8 @@ const malformed = (table: TableDef, row: number, what: string): Error =>
   new Error(`COPY output of ${table.name} does not match its columns at row ${row + 1}: ${what}`);
 
 /**
- * Turns a page of `COPY … TO STDOUT` output (text format: tab between fields, newline after each
- * row, `\N` for NULL, backslash escapes in text) of `table`'s columns, in dictionary order with
+ * The converter of a table, its column shapes worked out once per export: it turns a page of
+ * `COPY … TO STDOUT` output (text format: tab between fields, newline after each row, `\N` for NULL, backslash escapes in text) of `table`'s columns, in dictionary order with
  * datetimes as epoch milliseconds, into the Avro binary records of the table's backup schema
  * (see record-writer.ts: the key a long, every other column a `["null", T]` union). Bytes to
  * bytes: text is UTF-8 on both sides, so a name is copied, never decoded into a string; numbers
@@ -31,8 +31,18 @@ const malformed = (table: TableDef, row: number, what: string): Error =>
  * parser made a string per field and a number per integer, then the record writer encoded them
  * again).
  */
-export function copyTextToAvro(table: TableDef, text: Buffer): ConvertedPage {
+export function copyAvroConverter(table: TableDef): (text: Buffer) => ConvertedPage {
   const columns = table.columns.map((c) => ({ text: c.type === 'text', nullable: c.primaryKey !== true, key: c.primaryKey === true }));
+  return (text) => convertPage(table, columns, text);
+}
+
+interface ColumnShape {
+  text: boolean;
+  nullable: boolean;
+  key: boolean;
+}
+
+function convertPage(table: TableDef, columns: readonly ColumnShape[], text: Buffer): ConvertedPage {
   const last = columns.length - 1;
   // Each field takes at least one byte (its delimiter) and its record at most twice as many
   // (an empty text: branch and length), plus a long's worst case per field.

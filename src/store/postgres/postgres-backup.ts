@@ -4,14 +4,11 @@ import { instantFromMillis } from '../../backup/timestamp.js';
 import { primaryKeyOf, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import type { AvroPage, ExportOptions } from '../store.js';
-import { copyTextToAvro } from './copy-avro.js';
+import { copyAvroConverter } from './copy-avro.js';
 import { mapPgError } from './errors.js';
 
-/** Rows per export page. */
+/** Rows per export page (a backup's COPY page: ~100 KiB of COPY text). */
 const PAGE = 2000;
-
-/** Rows per page of a backup's COPY: one query of ~100 KiB of COPY text. */
-const COPY_PAGE = 2000;
 
 /** The selected columns, in dictionary order: datetimes as epoch milliseconds. */
 const exportColumns = (table: TableDef): string[] =>
@@ -68,7 +65,12 @@ export async function* exportPostgresRows(
 
 /** One `COPY … TO STDOUT` on a pooled connection taken for it: its whole output. */
 async function copyOut(pool: pg.Pool, sql: string): Promise<Buffer> {
-  const client = await pool.connect();
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw mapPgError(error);
+  }
   let failed: Error | undefined;
   try {
     const chunks: Buffer[] = [];
@@ -95,15 +97,16 @@ export async function* exportPostgresAvro(pool: pg.Pool, table: TableDef, gate: 
   const read = (after: number | undefined): Promise<Buffer> => {
     // COPY takes no parameters: `after` is a number this code parsed, written as digits.
     const where = after === undefined ? '' : ` WHERE ${pk} > ${String(after)}`;
-    const text = gate(() => copyOut(pool, `COPY (${select}${where} ORDER BY ${pk} LIMIT ${COPY_PAGE}) TO STDOUT`));
+    const text = gate(() => copyOut(pool, `COPY (${select}${where} ORDER BY ${pk} LIMIT ${PAGE}) TO STDOUT`));
     // Observed at once: a page read ahead is not awaited when the consumer stops first.
     text.catch(() => undefined);
     return text;
   };
+  const convert = copyAvroConverter(table);
   let next = read(undefined);
   for (;;) {
-    const page = copyTextToAvro(table, await next);
-    const full = page.count === COPY_PAGE;
+    const page = convert(await next);
+    const full = page.count === PAGE;
     if (full) next = read(page.lastKey);
     if (page.count > 0) yield page;
     if (!full) return;
