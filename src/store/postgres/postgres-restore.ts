@@ -8,18 +8,23 @@ import { throwIfGone } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
 import { HireCountTally } from './hire-count-tally.js';
 import { lockWithin } from './pool-budget.js';
+import { prepareSwap, swapTables } from './table-swap.js';
 
 const UNIQUE_VIOLATION = '23505';
 
 /** hired_employees' triggers that keep hire_counts (migration 003) and that a replace does the work of. */
 const COUNT_TRIGGERS = ['hire_counts_after_delete', 'hire_counts_after_insert'];
 
+/** How long a replace waits for readers to let go of the old table before copying over instead. */
+const SWAP_WAIT_MS = 10_000;
+
 /**
  * Writes pages of rows into a table in one transaction, holding the table's write lock as an
  * upload does (waited for until `lock.deadline`, then 503 BUSY; a client gone by then: nothing
- * written). `replace`: DELETE, then COPY straight into the table (its primary key catches a
- * repeated id); hired_employees' hires are counted here and added once, its count triggers off
- * for the transaction. `merge`: COPY into a
+ * written). `replace`: COPY into a fresh table that then takes the old one's place (table-swap.ts),
+ * or, for a table a DBA has added to (a view, a grant), DELETE and COPY straight into it; either
+ * way its primary key catches a repeated id, and hired_employees' hires are counted here and
+ * written once, no count trigger firing. `merge`: COPY into a
  * temporary table, refuse a repeated id, then one INSERT … ON CONFLICT (id) DO UPDATE; the
  * statement triggers keep hire_counts exact. Any error rolls everything back. The COPY is fed
  * as an upload's is (CopyWriter: up to 1 MiB in flight), a page's text per write, so the server
@@ -30,7 +35,7 @@ export async function importPostgresRows(
   table: TableDef,
   pages: AsyncIterable<readonly Row[]>,
   mode: 'replace' | 'merge',
-  lock: { deadline: number; signal?: AbortSignal } = { deadline: Number.MAX_SAFE_INTEGER },
+  lock: { deadline: number; signal?: AbortSignal; swapWaitMs?: number } = { deadline: Number.MAX_SAFE_INTEGER },
 ): Promise<number> {
   const target = quoteIdent(table.name);
   const names = table.columns.map((c) => quoteIdent(c.name)).join(', ');
@@ -47,21 +52,37 @@ export async function importPostgresRows(
     let copied: number;
     if (mode === 'replace') {
       const tally = table.name === 'hired_employees' ? new HireCountTally(table) : undefined;
-      // hire_counts is derived from hired_employees alone: emptied, then counted from the file.
-      // The count triggers are off for this transaction (DDL is transactional; the table lock
-      // held is the one ALTER TABLE … TRIGGER takes, and readers never wait for it): their
-      // transition tables would otherwise hold every deleted and every copied row (measured:
-      // the DELETE of 1M rows 2.5–3.2 s with them, 1.1–1.8 s without).
-      if (tally !== undefined) {
-        await client.query(`ALTER TABLE ${target} ${COUNT_TRIGGERS.map((t) => `DISABLE TRIGGER ${t}`).join(', ')}`);
-        await client.query('DELETE FROM hire_counts');
-      }
-      await client.query(`DELETE FROM ${target}`);
-      copy = new CopyWriter(client, `COPY ${target} (${names}) FROM STDIN`);
-      copied = await copyPages(copy, table, pages, tally);
-      if (tally !== undefined) {
-        await tally.flush(client);
-        await client.query(`ALTER TABLE ${target} ${COUNT_TRIGGERS.map((t) => `ENABLE TRIGGER ${t}`).join(', ')}`);
+      const swap = await prepareSwap(client, table.name);
+      if (swap !== undefined) {
+        // Into a fresh table, no trigger on it: hire_counts is rebuilt from the tally.
+        copy = new CopyWriter(client, `COPY ${swap.fresh} (${names}) FROM STDIN WITH (FREEZE)`);
+        copied = await copyPages(copy, table, pages, tally);
+        if (tally !== undefined) {
+          await client.query('DELETE FROM hire_counts');
+          await tally.flush(client);
+        }
+        if (!(await swapTables(client, swap, lock.swapWaitMs ?? SWAP_WAIT_MS))) {
+          // Readers held the old table: the rows are copied over into it instead.
+          await withoutCountTriggers(client, target, tally !== undefined, async () => {
+            await client.query(`DELETE FROM ${target}`);
+            await client.query(`INSERT INTO ${target} (${names}) SELECT ${names} FROM ${swap.fresh}`);
+          });
+          await client.query(`DROP TABLE ${swap.fresh}`);
+        }
+      } else {
+        // hire_counts is derived from hired_employees alone: emptied, then counted from the file.
+        // The count triggers are off for this transaction (DDL is transactional; the table lock
+        // held is the one ALTER TABLE … TRIGGER takes, and readers never wait for it): their
+        // transition tables would otherwise hold every deleted and every copied row (measured:
+        // the DELETE of 1M rows 2.5–3.2 s with them, 1.1–1.8 s without).
+        if (tally !== undefined) await client.query('DELETE FROM hire_counts');
+        copied = await withoutCountTriggers(client, target, tally !== undefined, async () => {
+          await client.query(`DELETE FROM ${target}`);
+          copy = new CopyWriter(client, `COPY ${target} (${names}) FROM STDIN`);
+          const n = await copyPages(copy, table, pages, tally);
+          if (tally !== undefined) await tally.flush(client);
+          return n;
+        });
       }
     } else {
       await client.query(`CREATE TEMP TABLE restore_stage ON COMMIT DROP AS SELECT ${names} FROM ${target} WITH NO DATA`);
@@ -88,6 +109,15 @@ export async function importPostgresRows(
   } finally {
     await finish(client, done, failure);
   }
+}
+
+/** Runs `fn` with hired_employees' count triggers off (when `off`), on again after it. */
+async function withoutCountTriggers<T>(client: pg.PoolClient, target: string, off: boolean, fn: () => Promise<T>): Promise<T> {
+  const triggers = (verb: string): string => `ALTER TABLE ${target} ${COUNT_TRIGGERS.map((t) => `${verb} TRIGGER ${t}`).join(', ')}`;
+  if (off) await client.query(triggers('DISABLE'));
+  const result = await fn();
+  if (off) await client.query(triggers('ENABLE'));
+  return result;
 }
 
 /**

@@ -1,0 +1,205 @@
+/**
+ * A replace restore on PostgreSQL loads a fresh table and swaps it in (table-swap.ts). What must
+ * hold: the table keeps its name, index and constraint names and count triggers (a later batch
+ * still counts its hires), a repeated id leaves everything as it was, a table a DBA added a view
+ * to keeps the DELETE path (the view survives), a reader holding the table past the wait makes the
+ * rows be copied over instead, and a writer of a second instance queued behind the restore writes
+ * into the new table. Expected counts are worked out here from the rows, not read from the store.
+ */
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { openStore } from '../../src/store/open-store.js';
+import { importPostgresRows } from '../../src/store/postgres/postgres-restore.js';
+import type { Store } from '../../src/store/store.js';
+import { TABLES, type Row } from '../../src/tables.js';
+import { postgresBackend } from '../helpers/postgres.js';
+import type { TestDatabase } from '../helpers/backends.js';
+
+const HE = TABLES.hired_employees;
+
+/** `n` rows from id `from`: hires in 2021, quarter by id, in departments 1–3 and jobs 1–2. */
+const rowsFrom = (from: number, n: number): Row[] =>
+  Array.from({ length: n }, (_, i): Row => {
+    const id = from + i;
+    return [id, `Hire ${id}`, new Date(Date.UTC(2021, (id % 4) * 3, 5)).toISOString(), 1 + (id % 3), 1 + (id % 2)];
+  });
+
+/** hire_counts as it must be for these rows: "year-quarter-department-job" → hires. */
+const countsOf = (rows: readonly Row[]): Record<string, number> => {
+  const counts: Record<string, number> = {};
+  for (const r of rows) {
+    const key = `2021-${Math.floor(new Date(r[2] as string).getUTCMonth() / 3) + 1}-${r[3]}-${r[4]}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+};
+
+async function* pages(rows: readonly Row[], size = 500, before?: Promise<unknown>): AsyncIterable<readonly Row[]> {
+  for (let i = 0; i < rows.length; i += size) {
+    if (i > 0 && before !== undefined) await before;
+    yield rows.slice(i, i + size);
+  }
+}
+
+describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh table [postgres]', () => {
+  let db: TestDatabase;
+  let store: Store;
+  let app: FastifyInstance;
+  let sql: pg.Pool;
+
+  beforeAll(async () => {
+    db = await postgresBackend.create();
+    const config = loadConfig({}, { LOG_LEVEL: 'silent', DATABASE_URL: db.url });
+    store = await openStore(config);
+    app = await buildApp(config, { store });
+    sql = new pg.Pool({ connectionString: db.url, max: 3 });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await store?.close();
+    await sql?.end();
+    await db?.drop();
+  });
+  beforeEach(async () => {
+    await store.importRows(HE, pages(rowsFrom(1, 1200)), 'replace');
+  });
+
+  const oid = async (): Promise<number> =>
+    (await sql.query<{ oid: number }>(`SELECT 'hired_employees'::regclass::oid::int AS oid`)).rows[0]!.oid;
+  const catalog = async () => ({
+    indexes: (
+      await sql.query(
+        `SELECT indexname, regexp_replace(indexdef, '^.* USING ', '') AS def FROM pg_indexes WHERE tablename = 'hired_employees' AND schemaname = current_schema() ORDER BY 1`,
+      )
+    ).rows,
+    constraints: (await sql.query(`SELECT conname, contype FROM pg_constraint WHERE conrelid = 'hired_employees'::regclass ORDER BY 1`))
+      .rows,
+    triggers: (
+      await sql.query(
+        `SELECT tgname, pg_get_triggerdef(oid) AS def, tgenabled FROM pg_trigger WHERE tgrelid = 'hired_employees'::regclass AND NOT tgisinternal ORDER BY 1`,
+      )
+    ).rows,
+    tables: (await sql.query(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1`)).rows,
+  });
+  const stored = async (): Promise<Row[]> =>
+    (
+      await sql.query<Row>({
+        text: `SELECT id::int, name, to_char(datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS".000Z"'), department_id::int, job_id::int FROM hired_employees ORDER BY id`,
+        rowMode: 'array',
+      })
+    ).rows;
+  const counts = async (): Promise<Record<string, number>> => {
+    const result = await sql.query<{ key: string; hires: string }>(
+      `SELECT year || '-' || quarter || '-' || department_id || '-' || job_id AS key, hires FROM hire_counts WHERE hires <> 0`,
+    );
+    return Object.fromEntries(result.rows.map((r) => [r.key, Number(r.hires)]));
+  };
+
+  it('a new table by the old name: same indexes, constraints, triggers; rows and counts exactly the file; later writes still counted', async () => {
+    const before = await catalog();
+    const oldOid = await oid();
+    const file = rowsFrom(5000, 3000);
+    expect(await store.importRows(HE, pages(file), 'replace')).toBe(3000);
+    expect(await oid()).not.toBe(oldOid);
+    expect(await catalog()).toEqual(before);
+    expect(await stored()).toEqual(file);
+    expect(await counts()).toEqual(countsOf(file));
+
+    // The count triggers came back with the table: a batch and an upsert are counted.
+    const batch = await app.inject({
+      method: 'POST',
+      url: '/batch/hired_employees',
+      payload: [{ id: 1, name: 'New', datetime: '2021-02-01T00:00:00Z', department_id: 3, job_id: 2 }],
+    });
+    expect(batch.statusCode, batch.body).toBe(201);
+    const upsert = await app.inject({
+      method: 'POST',
+      url: '/upload/hired_employees?on_conflict=update',
+      payload: '5000,Moved,2021-11-01T00:00:00Z,2,1\n',
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(upsert.statusCode, upsert.body).toBe(200);
+    const after = [[1, 'New', '2021-02-01T00:00:00.000Z', 3, 2], [5000, 'Moved', '2021-11-01T00:00:00.000Z', 2, 1], ...file.slice(1)];
+    expect(await counts()).toEqual(countsOf(after));
+  });
+
+  it('a repeated id in the file: 4xx BACKUP_INVALID naming it, the old table untouched, no fresh table left', async () => {
+    const before = await catalog();
+    const oldOid = await oid();
+    const file = [...rowsFrom(1, 800), ...rowsFrom(700, 5)];
+    await expect(store.importRows(HE, pages(file), 'replace')).rejects.toMatchObject({ code: 'BACKUP_INVALID', details: { id: 700 } });
+    expect(await oid()).toBe(oldOid);
+    expect(await catalog()).toEqual(before);
+    expect(await stored()).toEqual(rowsFrom(1, 1200));
+    expect(await counts()).toEqual(countsOf(rowsFrom(1, 1200)));
+  });
+
+  it('a table with a view on it keeps the DELETE path: same table, the view survives and shows the restored rows', async () => {
+    await sql.query('CREATE VIEW hires_2021 AS SELECT id, name FROM hired_employees');
+    try {
+      const oldOid = await oid();
+      const file = rowsFrom(9000, 700);
+      expect(await store.importRows(HE, pages(file), 'replace')).toBe(700);
+      expect(await oid()).toBe(oldOid);
+      expect(Number((await sql.query('SELECT count(*) AS n FROM hires_2021')).rows[0].n)).toBe(700);
+      expect(await stored()).toEqual(file);
+      expect(await counts()).toEqual(countsOf(file));
+    } finally {
+      await sql.query('DROP VIEW hires_2021');
+    }
+  });
+
+  it('a reader holding the table past the wait: the rows are copied over into the old table instead, counts exact', async () => {
+    const reader = await sql.connect();
+    try {
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await reader.query('SELECT id FROM hired_employees LIMIT 1');
+      const oldOid = await oid();
+      const file = rowsFrom(20_000, 900);
+      const pool = (store as unknown as { pool: pg.Pool }).pool;
+      expect(await importPostgresRows(pool, HE, pages(file), 'replace', { deadline: Date.now() + 10_000, swapWaitMs: 400 })).toBe(900);
+      expect(await oid()).toBe(oldOid);
+      // The reader's snapshot still sees the old rows; after it ends, the new ones are there.
+      expect(Number((await reader.query('SELECT count(*) AS n FROM hired_employees WHERE id < 2000')).rows[0].n)).toBe(1200);
+      await reader.query('COMMIT');
+      expect(await stored()).toEqual(file);
+      expect(await counts()).toEqual(countsOf(file));
+      expect((await catalog()).tables.map((t: { tablename: string }) => t.tablename)).not.toContain('hired_employees_restore');
+    } finally {
+      await reader.query('ROLLBACK').catch(() => undefined);
+      reader.release();
+    }
+  });
+
+  it("a second instance's batch queued behind the restore lands in the new table, counted", async () => {
+    const config = loadConfig({}, { LOG_LEVEL: 'silent', DATABASE_URL: db.url });
+    const second = await buildApp(config);
+    try {
+      let letGo!: () => void;
+      const held = new Promise<void>((resolve) => (letGo = resolve));
+      const file = rowsFrom(30_000, 1000);
+      const restoring = store.importRows(HE, pages(file, 500, held), 'replace');
+      // The restore holds the table's write lock while its second page is held back.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const batch = second.inject({
+        method: 'POST',
+        url: '/batch/hired_employees',
+        payload: [{ id: 7, name: 'Queued', datetime: '2021-04-02T00:00:00Z', department_id: 1, job_id: 1 }],
+      });
+      const reading = second.inject('/metrics/hired-employees?year=2021');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      letGo();
+      expect(await restoring).toBe(1000);
+      expect((await batch).statusCode).toBe(201);
+      expect((await reading).statusCode).toBe(200);
+      const after = [[7, 'Queued', '2021-04-02T00:00:00.000Z', 1, 1], ...file];
+      expect(await stored()).toEqual(after);
+      expect(await counts()).toEqual(countsOf(after));
+    } finally {
+      await second.close();
+    }
+  });
+});
