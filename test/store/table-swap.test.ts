@@ -152,6 +152,20 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
     }
   });
 
+  it('a table named like the fresh one already there: the DELETE path, that table left alone', async () => {
+    await sql.query('CREATE TABLE hired_employees_restore (note text)');
+    try {
+      const oldOid = await oid();
+      const file = rowsFrom(40_000, 600);
+      expect(await store.importRows(HE, pages(file), 'replace')).toBe(600);
+      expect(await oid()).toBe(oldOid);
+      expect(await stored()).toEqual(file);
+      expect(await counts()).toEqual(countsOf(file));
+    } finally {
+      await sql.query('DROP TABLE hired_employees_restore');
+    }
+  });
+
   it('a reader holding the table past the wait: the rows are copied over into the old table instead, counts exact', async () => {
     const reader = await sql.connect();
     try {

@@ -39,7 +39,7 @@ interface Shape {
  * so COPY … FREEZE writes its rows already frozen (no hint-bit writes on the first backup).
  *
  * Only a table as our migrations make it is swapped: owned by this role, no grants, row security,
- * storage options or publication, nothing depending on it (a view, a foreign key) and no trigger
+ * storage options or publication, no table of its name + `_restore` beside it, nothing depending on it (a view, a foreign key) and no trigger
  * but ours. Anything else — a DBA's view or grant — keeps the DELETE path, which leaves the table
  * itself in place. Resolves with undefined then; otherwise the fresh table exists (in the old
  * one's schema) with the old one's columns, defaults, constraints and indexes (LIKE … INCLUDING ALL).
@@ -49,7 +49,8 @@ export async function prepareSwap(client: pg.PoolClient, table: string): Promise
   const shape = await client.query<Shape>(
     `SELECT c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned,
             c.relacl IS NULL AND NOT c.relrowsecurity AND c.reloptions IS NULL
-              AND NOT EXISTS (SELECT 1 FROM pg_publication_rel p WHERE p.prrelid = c.oid) AS plain,
+              AND NOT EXISTS (SELECT 1 FROM pg_publication_rel p WHERE p.prrelid = c.oid)
+              AND to_regclass(quote_ident(n.nspname) || '.' || quote_ident(c.relname || '_restore')) IS NULL AS plain,
             EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid AND d.deptype = 'n') AS depended,
             n.nspname AS schema
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::regclass`,
