@@ -1,9 +1,9 @@
 /**
  * A replace restore on PostgreSQL loads a fresh table and swaps it in (table-swap.ts). What must
  * hold: the table keeps its name, index and constraint names and count triggers (a later batch
- * still counts its hires), a repeated id leaves everything as it was, a table a DBA added a view
- * to keeps the DELETE path (the view survives), a reader holding the table past the wait makes the
- * rows be copied over instead, and a writer of a second instance queued behind the restore writes
+ * still counts its hires), a repeated id leaves everything as it was, a table a DBA changed (a
+ * view, a grant, a table in the way) keeps the DELETE path, a reader holding the table past the
+ * wait makes the rows be copied over instead (other readers getting through meanwhile), and a writer of a second instance queued behind the restore writes
  * into the new table. Expected counts are worked out here from the rows, not read from the store.
  */
 import type { FastifyInstance } from 'fastify';
@@ -107,6 +107,15 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
     expect(await catalog()).toEqual(before);
     expect(await stored()).toEqual(file);
     expect(await counts()).toEqual(countsOf(file));
+    // Written frozen (COPY FREEZE into the table made in the transaction): every page all-frozen,
+    // so the first backup sets no hint bits.
+    await sql.query('CREATE EXTENSION IF NOT EXISTS pg_visibility');
+    const vm = await sql.query(
+      `SELECT s.all_frozen::int AS frozen, (pg_relation_size('hired_employees') / current_setting('block_size')::int)::int AS pages
+       FROM pg_visibility_map_summary('hired_employees') AS s`,
+    );
+    expect(vm.rows[0].frozen).toBeGreaterThan(0);
+    expect(vm.rows[0].frozen).toBe(vm.rows[0].pages);
 
     // The count triggers came back with the table: a batch and an upsert are counted.
     const batch = await app.inject({
@@ -137,34 +146,46 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
     expect(await counts()).toEqual(countsOf(rowsFrom(1, 1200)));
   });
 
-  it('a table with a view on it keeps the DELETE path: same table, the view survives and shows the restored rows', async () => {
-    await sql.query('CREATE VIEW hires_2021 AS SELECT id, name FROM hired_employees');
-    try {
-      const oldOid = await oid();
-      const file = rowsFrom(9000, 700);
-      expect(await store.importRows(HE, pages(file), 'replace')).toBe(700);
-      expect(await oid()).toBe(oldOid);
-      expect(Number((await sql.query('SELECT count(*) AS n FROM hires_2021')).rows[0].n)).toBe(700);
-      expect(await stored()).toEqual(file);
-      expect(await counts()).toEqual(countsOf(file));
-    } finally {
-      await sql.query('DROP VIEW hires_2021');
-    }
-  });
+  /** Changes a DBA might make, each with what must still be there after the restore. */
+  const CHANGES = [
+    {
+      change: 'a view on it',
+      make: 'CREATE VIEW hires_2021 AS SELECT id, name FROM hired_employees',
+      kept: async (n: number) => expect(Number((await sql.query('SELECT count(*) AS n FROM hires_2021')).rows[0].n)).toBe(n),
+      undo: 'DROP VIEW hires_2021',
+    },
+    {
+      change: 'a grant to another role',
+      make: 'DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $r$hr_swap_reader$r$) THEN CREATE ROLE hr_swap_reader; END IF; END $$; GRANT SELECT ON hired_employees TO hr_swap_reader',
+      kept: async () =>
+        expect((await sql.query(`SELECT has_table_privilege('hr_swap_reader', 'hired_employees', 'SELECT') AS ok`)).rows[0].ok).toBe(true),
+      undo: 'REVOKE ALL ON hired_employees FROM hr_swap_reader',
+    },
+    {
+      change: 'a table named like the fresh one beside it',
+      make: 'CREATE TABLE hired_employees_restore (note text)',
+      kept: async () => expect((await sql.query(`SELECT to_regclass('hired_employees_restore') IS NOT NULL AS ok`)).rows[0].ok).toBe(true),
+      undo: 'DROP TABLE hired_employees_restore',
+    },
+  ];
 
-  it('a table named like the fresh one already there: the DELETE path, that table left alone', async () => {
-    await sql.query('CREATE TABLE hired_employees_restore (note text)');
-    try {
-      const oldOid = await oid();
-      const file = rowsFrom(40_000, 600);
-      expect(await store.importRows(HE, pages(file), 'replace')).toBe(600);
-      expect(await oid()).toBe(oldOid);
-      expect(await stored()).toEqual(file);
-      expect(await counts()).toEqual(countsOf(file));
-    } finally {
-      await sql.query('DROP TABLE hired_employees_restore');
-    }
-  });
+  it.each(CHANGES)(
+    'a table with $change keeps the DELETE path: the same table, the change kept, rows and counts the file',
+    async ({ make, kept, undo }) => {
+      await sql.query(make);
+      try {
+        const oldOid = await oid();
+        const file = rowsFrom(9000, 700);
+        expect(await store.importRows(HE, pages(file), 'replace')).toBe(700);
+        expect(await oid()).toBe(oldOid);
+        await kept(700);
+        expect(await stored()).toEqual(file);
+        expect(await counts()).toEqual(countsOf(file));
+      } finally {
+        await sql.query(undo);
+      }
+    },
+  );
 
   it('a reader holding the table past the wait: the rows are copied over into the old table instead, counts exact', async () => {
     const reader = await sql.connect();
@@ -174,7 +195,24 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
       const oldOid = await oid();
       const file = rowsFrom(20_000, 900);
       const pool = (store as unknown as { pool: pg.Pool }).pool;
-      expect(await importPostgresRows(pool, HE, pages(file), 'replace', { deadline: Date.now() + 10_000, swapWaitMs: 400 })).toBe(900);
+      let holding = true;
+      const restoring = importPostgresRows(pool, HE, pages(file), 'replace', { deadline: Date.now() + 20_000, swapWaitMs: 3000 });
+      // While the swap tries for the old table, another reader still gets through: it queues
+      // behind one short try at most, not behind a DROP that waits for the holder.
+      let trying = false;
+      for (let i = 0; i < 500 && !trying; i++) {
+        const drop = await sql.query(
+          `SELECT 1 FROM pg_stat_activity WHERE query LIKE 'DROP TABLE %hired_employees%' AND pid <> pg_backend_pid()`,
+        );
+        trying = drop.rows.length > 0;
+        if (!trying) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(trying).toBe(true);
+      const seen = await sql.query('SELECT count(*) AS n FROM hired_employees');
+      expect(holding).toBe(true);
+      expect(Number(seen.rows[0].n)).toBe(1200);
+      expect(await restoring).toBe(900);
+      holding = false;
       expect(await oid()).toBe(oldOid);
       // The reader's snapshot still sees the old rows; after it ends, the new ones are there.
       expect(Number((await reader.query('SELECT count(*) AS n FROM hired_employees WHERE id < 2000')).rows[0].n)).toBe(1200);

@@ -10,6 +10,9 @@ const JOBS = 256;
 /** Quarters with a dense array (32 KiB each) past which the tally should be added to hire_counts. */
 const MAX_QUARTERS = 64;
 
+/** hired_employees' triggers that keep hire_counts (migrations 003, 004): what a tally stands in for. */
+export const HIRE_COUNT_TRIGGERS: readonly string[] = ['hire_counts_after_delete', 'hire_counts_after_insert', 'hire_counts_after_update'];
+
 /**
  * Hires counted in memory by a bulk load whose transaction turned the insert trigger's work off
  * (migration 004), added to hire_counts in one statement. Same rule as the trigger: a row

@@ -44,3 +44,35 @@ export async function lockWithin(client: PoolClient, lockSql: string, deadline: 
   }
   await client.query('SET LOCAL lock_timeout = 0');
 }
+
+/** One try at an exclusive lock: below deadlock_timeout (1 s), and the longest a reader queues behind it. */
+export const EXCLUSIVE_LOCK_TRY_MS = 100;
+
+/**
+ * Runs a statement that needs an exclusive lock readers may hold (LOCK … ACCESS EXCLUSIVE, DROP
+ * TABLE) in tries of EXCLUSIVE_LOCK_TRY_MS, each in a savepoint rolled back when it times out,
+ * with a short random pause between: no reader ever waits long behind it, and a reader that locks
+ * tables in another order cannot deadlock with it. Resolves with undefined once the statement
+ * ran, or with the last lock timeout's error when `until` passed first (the transaction still
+ * usable). lock_timeout is off again afterwards.
+ */
+export async function exclusiveInTries(client: PoolClient, sql: string, until: number): Promise<unknown> {
+  await client.query(`SET LOCAL lock_timeout = '${EXCLUSIVE_LOCK_TRY_MS}ms'`);
+  let failure: unknown;
+  for (;;) {
+    await client.query('SAVEPOINT exclusive_try');
+    try {
+      await client.query(sql);
+      failure = undefined;
+      break;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw error;
+      await client.query('ROLLBACK TO SAVEPOINT exclusive_try');
+      failure = error;
+      if (Date.now() >= until) break;
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+    }
+  }
+  await client.query('SET LOCAL lock_timeout = 0');
+  return failure;
+}

@@ -6,14 +6,11 @@ import { quoteIdent } from '../ddl.js';
 import { copyLineFor, CopyWriter } from './copy-text.js';
 import { throwIfGone } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
-import { HireCountTally } from './hire-count-tally.js';
+import { HIRE_COUNT_TRIGGERS, HireCountTally } from './hire-count-tally.js';
 import { lockWithin } from './pool-budget.js';
 import { prepareSwap, swapTables } from './table-swap.js';
 
 const UNIQUE_VIOLATION = '23505';
-
-/** hired_employees' triggers that keep hire_counts (migration 003) and that a replace does the work of. */
-const COUNT_TRIGGERS = ['hire_counts_after_delete', 'hire_counts_after_insert'];
 
 /** How long a replace waits for readers to let go of the old table before copying over instead. */
 const SWAP_WAIT_MS = 10_000;
@@ -113,7 +110,7 @@ export async function importPostgresRows(
 
 /** Runs `fn` with hired_employees' count triggers off (when `off`), on again after it. */
 async function withoutCountTriggers<T>(client: pg.PoolClient, target: string, off: boolean, fn: () => Promise<T>): Promise<T> {
-  const triggers = (verb: string): string => `ALTER TABLE ${target} ${COUNT_TRIGGERS.map((t) => `${verb} TRIGGER ${t}`).join(', ')}`;
+  const triggers = (verb: string): string => `ALTER TABLE ${target} ${HIRE_COUNT_TRIGGERS.map((t) => `${verb} TRIGGER ${t}`).join(', ')}`;
   if (off) await client.query(triggers('DISABLE'));
   const result = await fn();
   if (off) await client.query(triggers('ENABLE'));

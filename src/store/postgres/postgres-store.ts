@@ -23,7 +23,7 @@ import { APPLY_EVERY, PostgresLoadSession, type HeldClient } from './postgres-lo
 import { completePostgresKey, PostgresIdempotency } from './postgres-idempotency.js';
 import { PostgresImportJobStore } from './postgres-import-jobs.js';
 import { insertUploadLog, readRejects, readUpload } from './postgres-upload-log.js';
-import { lockWithin, poolBudget, type PoolBudget } from './pool-budget.js';
+import { exclusiveInTries, lockWithin, poolBudget, type PoolBudget } from './pool-budget.js';
 
 export interface PostgresStoreOptions {
   connectionString: string;
@@ -47,10 +47,8 @@ const types = {
     oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** Reset waits for readers this long (retrying its exclusive lock) before answering 503… */
+/** Reset waits for readers this long (retrying its exclusive lock, pool-budget.ts) before answering 503. */
 const RESET_LOCK_WAIT_MS = 10_000;
-/** …each try well below deadlock_timeout (1 s), so a reader waiting on the reset is never declared deadlocked. */
-const RESET_LOCK_TRY_MS = 100;
 
 /**
  * PostgreSQL behind the store interface: a pool of connections, an upload per connection and
@@ -280,19 +278,8 @@ export class PostgresStore implements Store {
       async (client, writeDeadline) => {
         await lockWithin(client, `LOCK TABLE ${writers.join(', ')} IN SHARE ROW EXCLUSIVE MODE`, writeDeadline);
         throwIfGone(wait?.signal);
-        await client.query(`SET LOCAL lock_timeout = '${RESET_LOCK_TRY_MS}ms'`);
-        const deadline = Date.now() + RESET_LOCK_WAIT_MS;
-        for (;;) {
-          await client.query('SAVEPOINT reset_lock');
-          try {
-            await client.query(`LOCK TABLE ${all} IN ACCESS EXCLUSIVE MODE`);
-            break;
-          } catch (error) {
-            if ((error as { code?: unknown }).code !== '55P03' || Date.now() > deadline) throw error;
-            await client.query('ROLLBACK TO SAVEPOINT reset_lock');
-            await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
-          }
-        }
+        const failure = await exclusiveInTries(client, `LOCK TABLE ${all} IN ACCESS EXCLUSIVE MODE`, Date.now() + RESET_LOCK_WAIT_MS);
+        if (failure !== undefined) throw failure;
         await client.query(`TRUNCATE ${all}`);
       },
       { slot: true, wait },

@@ -1,17 +1,12 @@
 import type pg from 'pg';
 import { quoteIdent } from '../ddl.js';
-
-/** SQLSTATE lock_not_available: lock_timeout ran out. */
-const LOCK_NOT_AVAILABLE = '55P03';
-
-/** One try at the old table's exclusive lock: the longest a reader ever waits behind the swap. */
-const SWAP_LOCK_TRY_MS = 100;
-
-/** The triggers our migrations put on hired_employees (003, 004): the only ones a swap recreates. */
-const OUR_TRIGGERS = new Set(['hire_counts_after_delete', 'hire_counts_after_insert', 'hire_counts_after_update']);
+import { HIRE_COUNT_TRIGGERS } from './hire-count-tally.js';
+import { exclusiveInTries } from './pool-budget.js';
 
 /** A table being replaced by a fresh one: what the fresh one takes over at the swap. */
 export interface TableSwap {
+  /** The old table's schema, quoted. */
+  schema: string;
   /** The old table, schema-qualified. */
   target: string;
   /** The fresh table the rows go into, schema-qualified. */
@@ -38,7 +33,8 @@ interface Shape {
  * and a table of twice the size until VACUUM). The fresh table is created in this transaction,
  * so COPY … FREEZE writes its rows already frozen (no hint-bit writes on the first backup).
  *
- * Only a table as our migrations make it is swapped: owned by this role, no grants, row security,
+ * Only a table as our migrations make it is swapped: owned by this role, no grants (none left
+ * after a REVOKE counts as none), row security,
  * storage options or publication, no table of its name + `_restore` beside it, nothing depending on it (a view, a foreign key) and no trigger
  * but ours. Anything else — a DBA's view or grant — keeps the DELETE path, which leaves the table
  * itself in place. Resolves with undefined then; otherwise the fresh table exists (in the old
@@ -48,7 +44,7 @@ export async function prepareSwap(client: pg.PoolClient, table: string): Promise
   const name = quoteIdent(table);
   const shape = await client.query<Shape>(
     `SELECT c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned,
-            c.relacl IS NULL AND NOT c.relrowsecurity AND c.reloptions IS NULL
+            (c.relacl IS NULL OR c.relacl = acldefault('r', c.relowner)) AND NOT c.relrowsecurity AND c.reloptions IS NULL
               AND NOT EXISTS (SELECT 1 FROM pg_publication_rel p WHERE p.prrelid = c.oid)
               AND to_regclass(quote_ident(n.nspname) || '.' || quote_ident(c.relname || '_restore')) IS NULL AS plain,
             EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid AND d.deptype = 'n') AS depended,
@@ -63,7 +59,7 @@ export async function prepareSwap(client: pg.PoolClient, table: string): Promise
      WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname`,
     [name],
   );
-  if (triggers.rows.some((t) => !OUR_TRIGGERS.has(t.name) || t.enabled !== 'O')) return undefined;
+  if (triggers.rows.some((t) => !HIRE_COUNT_TRIGGERS.includes(t.name) || t.enabled !== 'O')) return undefined;
   const schema = quoteIdent(s.schema);
   const target = `${schema}.${name}`;
   const freshName = `${table}_restore`;
@@ -74,41 +70,23 @@ export async function prepareSwap(client: pg.PoolClient, table: string): Promise
     await client.query(`DROP TABLE ${fresh}`);
     return undefined;
   }
-  return { target, fresh, name: table, indexes, triggers: triggers.rows.map((t) => t.def) };
+  return { schema, target, fresh, name: table, indexes, triggers: triggers.rows.map((t) => t.def) };
 }
 
 /**
  * Puts the fresh table in the old one's place: DROP, RENAME, the old index (and so constraint)
- * names, the old triggers. The DROP's exclusive lock is tried for SWAP_LOCK_TRY_MS at a time, so a
- * reader never queues behind it for longer, until `waitMs`; resolves false when readers held the
+ * names, the old triggers. The DROP's exclusive lock is tried a short while at a time
+ * (exclusiveInTries), so a reader never queues behind it for long, until `waitMs`; resolves false when readers held the
  * table all that time (nothing changed: the caller copies the rows over instead). Readers and
  * writers waiting for the old table when this commits find the new one by its name (PostgreSQL
  * looks a name up again after a lock wait in which the relation was dropped).
  */
 export async function swapTables(client: pg.PoolClient, swap: TableSwap, waitMs: number): Promise<boolean> {
-  const until = Date.now() + waitMs;
-  await client.query(`SET LOCAL lock_timeout = '${SWAP_LOCK_TRY_MS}ms'`);
-  for (;;) {
-    await client.query('SAVEPOINT table_swap');
-    try {
-      await client.query(`DROP TABLE ${swap.target}`);
-      break;
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw error;
-      await client.query('ROLLBACK TO SAVEPOINT table_swap');
-      if (Date.now() >= until) {
-        await client.query('SET LOCAL lock_timeout = 0');
-        return false;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
-    }
-  }
-  await client.query('SET LOCAL lock_timeout = 0');
+  if ((await exclusiveInTries(client, `DROP TABLE ${swap.target}`, Date.now() + waitMs)) !== undefined) return false;
   await client.query(`ALTER TABLE ${swap.fresh} RENAME TO ${quoteIdent(swap.name)}`);
-  const schema = swap.target.slice(0, swap.target.length - quoteIdent(swap.name).length - 1);
   for (const [fresh, old] of swap.indexes) {
     // Renaming a constraint's index renames the constraint too.
-    if (fresh !== old) await client.query(`ALTER INDEX ${schema}.${quoteIdent(fresh)} RENAME TO ${quoteIdent(old)}`);
+    if (fresh !== old) await client.query(`ALTER INDEX ${swap.schema}.${quoteIdent(fresh)} RENAME TO ${quoteIdent(old)}`);
   }
   for (const def of swap.triggers) await client.query(def);
   return true;
