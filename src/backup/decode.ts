@@ -4,9 +4,12 @@ import { inflateRaw as inflateRawCallback } from 'node:zlib';
 import { AppError, isAppError, SourceAbortedError } from '../errors.js';
 import { convertField } from '../ingest/row-rules.js';
 import type { Row, TableDef, Value } from '../tables.js';
+import avro from 'avsc';
+import type { RecordBlock } from '../store/store.js';
 import { readerType } from './avro-schema.js';
 import { MAGIC, MAX_BLOCK_BYTES, MAX_FRAME_BYTES, MAX_HEADER_BYTES, readLong, SYNC_BYTES } from './container.js';
 import { checkWriterSchema } from './schema-check.js';
+import { TimestampMillis } from './timestamp.js';
 
 const inflateRaw = promisify(inflateRawCallback);
 
@@ -17,6 +20,13 @@ const inflateRaw = promisify(inflateRawCallback);
 const AHEAD = 2;
 /** Rows per page handed on: a block of another writer's may hold many more than ours (~2,000). */
 const PAGE_ROWS = 4096;
+
+/**
+ * zlib's output buffer per step: one of our blocks (~64 KiB before deflate, a page more at most)
+ * inflates in one step. At zlib's default 16 KiB, each block took several callbacks and a
+ * concatenation (profiled: 0.25 s of a 1M-row restore's main thread).
+ */
+const INFLATE_CHUNK_BYTES = 128 * 1024;
 
 const invalid = (message: string, details?: unknown): AppError =>
   new AppError('BACKUP_INVALID', `The file is not a valid Avro backup: ${message}`, details);
@@ -114,7 +124,7 @@ function codecOf(name: string): (data: Buffer) => Promise<Buffer> {
   if (name === 'deflate') {
     return (data) =>
       // Bounded like a compressed block: a small block that inflates to gigabytes is refused.
-      inflateRaw(data, { maxOutputLength: MAX_BLOCK_BYTES }).catch((error: NodeJS.ErrnoException) => {
+      inflateRaw(data, { maxOutputLength: MAX_BLOCK_BYTES, chunkSize: INFLATE_CHUNK_BYTES }).catch((error: NodeJS.ErrnoException) => {
         throw error.code === 'ERR_BUFFER_TOO_LARGE'
           ? invalid(`a block inflates to more than ${MAX_BLOCK_BYTES} bytes`)
           : invalid(`deflate codec decompression error (${error.message})`);
@@ -123,18 +133,33 @@ function codecOf(name: string): (data: Buffer) => Promise<Buffer> {
   throw invalid(`unknown codec: ${name}`);
 }
 
+/** A backup whose header has been read and whose schema fits the table. */
+export interface OpenedBackup {
+  /** The writer's schema, as avsc reads it. */
+  readonly writer: avro.Type;
+  /**
+   * Whether the records are laid out exactly as the table's own backup schema writes them (every
+   * backup this service makes): a reader may then take them as bytes (Store#importRecords).
+   */
+  readonly ownLayout: boolean;
+  /**
+   * The blocks in file order, inflated (a block ahead, on libuv's thread pool), framing checked.
+   * A framing error, a body cut short or the client gone is thrown while iterating.
+   */
+  readonly blocks: AsyncGenerator<RecordBlock, void>;
+  /** Stops reading the body; not awaited (a body that stalled must not hold the caller). */
+  close(): void;
+}
+
 /**
- * Decodes an Avro object container file (codec null or deflate) into pages of rows of `table`,
- * streamed: the bytes are read as the pages are consumed, so memory does not grow with the file.
- * The framing is read here (container.ts); each block is inflated asynchronously, a block ahead,
- * and its records decoded at once with avsc's `Type#decode` and the resolver from the writer's
- * schema to the table's. The writer's schema is checked against the table's before any row is
- * read (SCHEMA_MISMATCH, naming the field); a file that is not Avro, has a header over 1 MiB or a
- * block over 64 MiB, is cut short or holds a value the table cannot store is BACKUP_INVALID
- * (naming the record). Both are thrown while iterating, before or after some pages: the
- * caller's transaction must roll back.
+ * Opens an Avro object container file (codec null or deflate), streamed: its header is read and
+ * the writer's schema checked against the table's before any record is (SCHEMA_MISMATCH, naming
+ * the field); its blocks are then read as they are consumed, so memory does not grow with the
+ * file. A file that is not Avro, has a header over 1 MiB or a block over 64 MiB, or is cut short
+ * is BACKUP_INVALID, thrown here or while iterating the blocks: the caller's transaction must
+ * roll back.
  */
-export async function* decodeBackup(source: AsyncIterable<Buffer>, table: TableDef): AsyncGenerator<Row[]> {
+export async function openBackup(source: AsyncIterable<Buffer>, table: TableDef): Promise<OpenedBackup> {
   const input = source[Symbol.asyncIterator]();
   const bytes = new Bytes();
   let ended = false;
@@ -157,99 +182,18 @@ export async function* decodeBackup(source: AsyncIterable<Buffer>, table: TableD
   };
   /** Records in the blocks framed so far (a framing error is reported after them). */
   let framed = 0;
-  /** Records decoded so far. */
-  let record = 0;
-  const inflating: { count: number; data: Promise<Buffer> }[] = [];
-  try {
-    const header = await readHeader();
-    const codec = codecOf((header.meta['avro.codec'] ?? Buffer.from('null')).toString());
-    const schemaText = header.meta['avro.schema'];
-    if (schemaText === undefined) throw invalid('its header has no avro.schema');
-    let schema: unknown;
-    try {
-      schema = JSON.parse(schemaText.toString('utf8'));
-    } catch (error) {
-      throw invalid(`its schema is not JSON (${(error as Error).message})`);
-    }
-    const writer = checkWriterSchema(table, schema);
-    const reader = readerType(table);
-    const resolver = reader.createResolver(writer);
-
-    /** The next block's records (count and bytes, still compressed), or undefined at the end of the file. */
-    const readBlock = async (): Promise<{ count: number; data: Buffer } | undefined> => {
-      if (!(await fill(1))) return undefined;
-      await fill(MAX_FRAME_BYTES);
-      const head = bytes.peek(Math.min(MAX_FRAME_BYTES, bytes.length));
-      const count = readLong(head, 0);
-      const length = count === undefined ? undefined : readLong(head, count.offset);
-      if (count === undefined || length === undefined) {
-        if (ended) throw cutShort();
-        throw invalid('a block does not start with its record count and length', { after_records: framed });
-      }
-      if (count.value < 0 || length.value < 0) throw invalid('a block has a negative record count or length', { after_records: framed });
-      if (length.value > MAX_BLOCK_BYTES) throw invalid(`a block is larger than ${MAX_BLOCK_BYTES} bytes`, { after_records: framed });
-      const end = length.offset + length.value + SYNC_BYTES;
-      if (!(await fill(end))) throw cutShort();
-      const buf = bytes.peek(end);
-      if (!buf.subarray(end - SYNC_BYTES, end).equals(header.sync)) throw invalid('invalid sync marker', { after_records: framed });
-      const data = buf.subarray(length.offset, end - SYNC_BYTES);
-      bytes.skip(end);
-      framed += count.value;
-      return { count: count.value, data };
-    };
-
-    for (;;) {
-      while (inflating.length < AHEAD) {
-        const block = await readBlock();
-        if (block === undefined) break;
-        const data = codec(block.data);
-        // Observed at once: a block read ahead may never be awaited (an earlier one failed).
-        data.catch(() => undefined);
-        inflating.push({ count: block.count, data });
-      }
-      const next = inflating.shift();
-      if (next === undefined) break;
-      const data = await next.data;
-      // Every record takes a byte at least (its id): a larger count is a lie, refused before any allocation.
-      if (next.count > data.length) {
-        throw invalid(`a block claims ${next.count} records in ${data.length} bytes`, { after_records: record });
-      }
-      let pos = 0;
-      for (let done = 0; done < next.count;) {
-        const page = new Array<Row>(Math.min(PAGE_ROWS, next.count - done));
-        for (let i = 0; i < page.length; i++) {
-          record++;
-          let decoded: { value: unknown; offset: number };
-          try {
-            decoded = reader.decode(data, pos, resolver);
-          } catch (error) {
-            throw invalid(`record ${record}: ${(error as Error).message}`, { record });
-          }
-          if (decoded.offset < 0) throw invalid(`record ${record}: its block ends inside it`, { record });
-          pos = decoded.offset;
-          page[i] = toRow(table, decoded.value as Record<string, unknown>, record);
-        }
-        done += page.length;
-        yield page;
-        // Only another writer's large block has more than one page: the event loop gets a turn between them.
-        if (done < next.count) await nextTurn();
-      }
-      if (pos !== data.length) throw invalid(`${data.length - pos} bytes follow record ${record} in its block`, { after_records: record });
-    }
-  } catch (error) {
-    if (sourceError !== undefined) throw sourceError instanceof SourceAbortedError ? new AppError('CLIENT_CLOSED') : sourceError;
-    if (isAppError(error)) throw error;
+  const failure = (error: unknown): unknown => {
+    if (sourceError !== undefined) return sourceError instanceof SourceAbortedError ? new AppError('CLIENT_CLOSED') : sourceError;
+    if (isAppError(error)) return error;
     // Anything else is the file's fault (a varint past 2^53, a schema avsc refuses, …).
-    throw invalid(error instanceof Error ? error.message : String(error), { after_records: record });
-  } finally {
-    inflating.length = 0;
-    // Not awaited: a body that stalled must not hold the caller; its iterator ends it.
+    return invalid(error instanceof Error ? error.message : String(error), { after_records: framed });
+  };
+  const close = (): void => {
     input.return?.()?.catch(() => undefined);
-  }
+  };
 
-  function cutShort(): AppError {
-    return invalid(`the file is cut short: its last ${bytes.length} bytes are not a whole block`, { after_records: framed });
-  }
+  const cutShort = (): AppError =>
+    invalid(`the file is cut short: its last ${bytes.length} bytes are not a whole block`, { after_records: framed });
 
   async function readHeader(): Promise<FileHeader> {
     // Tried on twice as many bytes each time: a header sent a byte per chunk is not parsed a million times.
@@ -267,6 +211,153 @@ export async function* decodeBackup(source: AsyncIterable<Buffer>, table: TableD
       if (header !== undefined || bytes.received > MAX_HEADER_BYTES) throw invalid(`no Avro header in its first ${MAX_HEADER_BYTES} bytes`);
       if (ended) throw invalid(bytes.received === 0 ? 'the body is empty' : 'the file is cut short inside its header');
     }
+  }
+
+  let header: FileHeader;
+  let codec: (data: Buffer) => Promise<Buffer>;
+  let writer: avro.Type;
+  try {
+    header = await readHeader();
+    codec = codecOf((header.meta['avro.codec'] ?? Buffer.from('null')).toString());
+    const schemaText = header.meta['avro.schema'];
+    if (schemaText === undefined) throw invalid('its header has no avro.schema');
+    let schema: unknown;
+    try {
+      schema = JSON.parse(schemaText.toString('utf8'));
+    } catch (error) {
+      throw invalid(`its schema is not JSON (${(error as Error).message})`);
+    }
+    writer = checkWriterSchema(table, schema);
+  } catch (error) {
+    close();
+    throw failure(error);
+  }
+
+  /** The next block's records (count and bytes, still compressed), or undefined at the end of the file. */
+  const readBlock = async (): Promise<{ count: number; data: Buffer } | undefined> => {
+    if (!(await fill(1))) return undefined;
+    await fill(MAX_FRAME_BYTES);
+    const head = bytes.peek(Math.min(MAX_FRAME_BYTES, bytes.length));
+    const count = readLong(head, 0);
+    const length = count === undefined ? undefined : readLong(head, count.offset);
+    if (count === undefined || length === undefined) {
+      if (ended) throw cutShort();
+      throw invalid('a block does not start with its record count and length', { after_records: framed });
+    }
+    if (count.value < 0 || length.value < 0) throw invalid('a block has a negative record count or length', { after_records: framed });
+    if (length.value > MAX_BLOCK_BYTES) throw invalid(`a block is larger than ${MAX_BLOCK_BYTES} bytes`, { after_records: framed });
+    const end = length.offset + length.value + SYNC_BYTES;
+    if (!(await fill(end))) throw cutShort();
+    const buf = bytes.peek(end);
+    if (!buf.subarray(end - SYNC_BYTES, end).equals(header.sync)) throw invalid('invalid sync marker', { after_records: framed });
+    const data = buf.subarray(length.offset, end - SYNC_BYTES);
+    bytes.skip(end);
+    framed += count.value;
+    return { count: count.value, data };
+  };
+
+  async function* blocks(): AsyncGenerator<RecordBlock, void> {
+    const inflating: { count: number; data: Promise<Buffer> }[] = [];
+    /** Records in the blocks handed on so far. */
+    let handed = 0;
+    try {
+      for (;;) {
+        while (inflating.length < AHEAD) {
+          const block = await readBlock();
+          if (block === undefined) break;
+          const data = codec(block.data);
+          // Observed at once: a block read ahead may never be awaited (an earlier one failed).
+          data.catch(() => undefined);
+          inflating.push({ count: block.count, data });
+        }
+        const next = inflating.shift();
+        if (next === undefined) break;
+        const data = await next.data;
+        // Every record takes a byte at least (its id): a larger count is a lie, refused before any allocation.
+        if (next.count > data.length) {
+          throw invalid(`a block claims ${next.count} records in ${data.length} bytes`, { after_records: handed });
+        }
+        const first = handed + 1;
+        handed += next.count;
+        yield { records: data, count: next.count, first };
+      }
+    } catch (error) {
+      throw failure(error);
+    } finally {
+      inflating.length = 0;
+      close();
+    }
+  }
+
+  return { writer, ownLayout: isOwnLayout(table, writer), blocks: blocks(), close };
+}
+
+/**
+ * Whether a writer's schema lays records out byte for byte as the table's own backup schema
+ * (avro-schema.ts): the table's columns in order, the key a `long`, every other column a
+ * `["null", T]` union with T a `long`, a `string` or a `timestamp-millis` long.
+ */
+function isOwnLayout(table: TableDef, writer: avro.Type): boolean {
+  if (!(writer instanceof avro.types.RecordType) || writer.fields.length !== table.columns.length) return false;
+  return table.columns.every((column, i) => {
+    const field = writer.fields[i]!;
+    if (field.name !== column.name) return false;
+    if (column.primaryKey) return field.type.typeName === 'long';
+    const union = field.type;
+    if (!(union instanceof avro.types.UnwrappedUnionType) || union.types.length !== 2 || union.types[0]!.typeName !== 'null') return false;
+    const type = union.types[1]!;
+    if (column.type === 'datetime') return type instanceof TimestampMillis;
+    return type.typeName === (column.type === 'integer' ? 'long' : 'string');
+  });
+}
+
+/**
+ * Decodes an Avro object container file into pages of rows of `table` (see openBackup): each
+ * block's records decoded at once with avsc's `Type#decode` and the resolver from the writer's
+ * schema to the table's. A value the table cannot store is BACKUP_INVALID naming the record.
+ */
+export async function* decodeBackup(source: AsyncIterable<Buffer>, table: TableDef): AsyncGenerator<Row[]> {
+  const backup = await openBackup(source, table);
+  try {
+    yield* backupRows(table, backup);
+  } finally {
+    backup.close();
+  }
+}
+
+/** The rows of an opened backup's blocks, in pages (see decodeBackup). */
+export async function* backupRows(table: TableDef, backup: OpenedBackup): AsyncGenerator<Row[]> {
+  const reader = readerType(table);
+  let resolver: ReturnType<avro.Type['createResolver']>;
+  try {
+    resolver = reader.createResolver(backup.writer);
+  } catch (error) {
+    throw invalid(error instanceof Error ? error.message : String(error));
+  }
+  let record = 0;
+  for await (const block of backup.blocks) {
+    const data = block.records;
+    let pos = 0;
+    for (let done = 0; done < block.count;) {
+      const page = new Array<Row>(Math.min(PAGE_ROWS, block.count - done));
+      for (let i = 0; i < page.length; i++) {
+        record++;
+        let decoded: { value: unknown; offset: number };
+        try {
+          decoded = reader.decode(data, pos, resolver);
+        } catch (error) {
+          throw invalid(`record ${record}: ${(error as Error).message}`, { record });
+        }
+        if (decoded.offset < 0) throw invalid(`record ${record}: its block ends inside it`, { record });
+        pos = decoded.offset;
+        page[i] = toRow(table, decoded.value as Record<string, unknown>, record);
+      }
+      done += page.length;
+      yield page;
+      // Only another writer's large block has more than one page: the event loop gets a turn between them.
+      if (done < block.count) await nextTurn();
+    }
+    if (pos !== data.length) throw invalid(`${data.length - pos} bytes follow record ${record} in its block`, { after_records: record });
   }
 }
 

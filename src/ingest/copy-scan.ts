@@ -4,6 +4,7 @@ import { copyLineFor } from '../store/postgres/copy-text.js';
 import { hireCountColumns, quarterIndex } from '../store/hire-count-key.js';
 import type { RowCheck } from './row-rules.js';
 import { CsvSyntaxError } from './csv-records.js';
+import { BACKSLASH, COMMA, CR, DAYS_IN_MONTH, LF, NUL, QUOTE, TAB } from '../lib/bytes.js';
 
 /**
  * The byte path of a bulk load into PostgreSQL: whole lines of CSV, checked and written as COPY
@@ -39,14 +40,6 @@ export interface ScannedPart extends CopyRows {
   rejected: Rejection[];
 }
 
-const COMMA = 44;
-const LF = 10;
-const CR = 13;
-const TAB = 9;
-const BACKSLASH = 92;
-const NUL = 0;
-const QUOTE = 34;
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const MILLIS = Buffer.from('.000Z');
 const NULL_FIELD = Buffer.from('\\N');
 

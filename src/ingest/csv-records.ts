@@ -1,3 +1,5 @@
+import { COMMA, CR, LF, QUOTE } from '../lib/bytes.js';
+
 /**
  * An incremental RFC 4180 reader that knows where each record starts.
  *
@@ -25,11 +27,6 @@ export class CsvSyntaxError extends Error {
     this.name = 'CsvSyntaxError';
   }
 }
-
-const COMMA = 44;
-const QUOTE = 34;
-const CR = 13;
-const LF = 10;
 
 /** Feed text with `push`, then call `end`; each returns the records completed so far. */
 export class CsvRecordReader {

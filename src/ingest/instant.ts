@@ -1,9 +1,8 @@
+import { DAYS_IN_MONTH } from '../lib/bytes.js';
 // ISO 8601 instant: a calendar date, a time and a UTC designator or offset (RFC 3339, plus a
 // space instead of `T` and offsets without a colon). Years 0001–9999 only: both databases and
 // Avro's timestamp-millis represent them, and year 0 or 10000 is a typo in HR data.
 const INSTANT = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))$/;
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 

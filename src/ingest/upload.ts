@@ -10,6 +10,7 @@ import { CopyScanner, mayScan, type ScannedPart } from './copy-scan.js';
 import { CsvRecordReader, CsvSyntaxError } from './csv-records.js';
 import { RejectSpool } from './reject-spool.js';
 import { checkFields } from './row-rules.js';
+import { LF } from '../lib/bytes.js';
 
 export interface UploadOptions {
   table: TableDef;
@@ -226,7 +227,6 @@ export async function ingestCsv(store: Store, source: AsyncIterable<Buffer | str
   }
 }
 
-const LF = 10;
 /**
  * Text a chunk holds before it is written, whatever `batchSize` says: 100,000 records of 64 KiB
  * (both at their limits) would otherwise be 6 GiB of heap for one upload (see README, "The heap").

@@ -28,10 +28,13 @@ const digit = (text: string, i: number): number => text.charCodeAt(i) - 48;
  */
 export function quarterIndex(datetime: string): number {
   const year = digit(datetime, 0) * 1000 + digit(datetime, 1) * 100 + digit(datetime, 2) * 10 + digit(datetime, 3);
-  const yq = year * 4 + Math.floor((digit(datetime, 5) * 10 + digit(datetime, 6) + 2) / 3) - 1;
+  const yq = yearQuarter(year, digit(datetime, 5) * 10 + digit(datetime, 6));
   if (!(yq >= 4 && yq < 40_000)) throw new Error(`not a stored instant: ${datetime}`);
   return yq;
 }
+
+/** `year * 4 + quarter - 1` of a year and month (1–12): the quarter is `(month + 2) / 3`, as in the triggers. */
+export const yearQuarter = (year: number, month: number): number => year * 4 + Math.floor((month + 2) / 3) - 1;
 
 export const yearOf = (yq: number): number => Math.floor(yq / 4);
 export const quarterOf = (yq: number): number => (yq % 4) + 1;

@@ -174,6 +174,12 @@ export interface AvroPage {
   readonly count: number;
 }
 
+/** A block of a backup's records in the table's own backup layout, inflated (decode.ts: openBackup). */
+export interface RecordBlock extends AvroPage {
+  /** Place in the file of the block's first record, from 1 (for error messages). */
+  readonly first: number;
+}
+
 /** The narrow interface the services use; only `store/` knows which database is behind it. */
 export interface Store {
   readonly dialect: Dialect;
@@ -236,4 +242,10 @@ export interface Store {
    * Resolves with the rows written.
    */
   importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number>;
+  /**
+   * importRows for a backup in the table's own layout, taking its blocks as bytes, where a store
+   * can write them without making rows first (PostgreSQL: Avro to COPY text). Each record is
+   * checked as the rows path checks it (BACKUP_INVALID naming the record).
+   */
+  importRecords?(table: TableDef, blocks: AsyncIterable<RecordBlock>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number>;
 }

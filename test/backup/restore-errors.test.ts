@@ -4,19 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { avroSchema, headerMetadata } from '../../src/backup/avro-schema.js';
 import { blockPrefix, encodeHeader } from '../../src/backup/container.js';
 import { TABLES } from '../../src/tables.js';
-import { download, dump, loadHistorical, reports, restore, startBackupApp, BACKUP_BACKENDS, type BackupApp } from './setup.js';
-
-/** An Avro container file of `records` written by avsc with a schema of the test's choosing. */
-export async function avroFile(schema: object, records: object[], codec: 'null' | 'deflate' = 'deflate'): Promise<Buffer> {
-  const encoder = new avro.streams.BlockEncoder(schema as avro.schema.AvroSchema, { codec, writeHeader: true } as never);
-  const chunks: Buffer[] = [];
-  encoder.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const done = new Promise((resolve, reject) => encoder.on('end', resolve).on('error', reject));
-  for (const record of records) encoder.write(record);
-  encoder.end();
-  await done;
-  return Buffer.concat(chunks);
-}
+import { avroFile, download, dump, loadHistorical, reports, restore, startBackupApp, BACKUP_BACKENDS, type BackupApp } from './setup.js';
 
 const departments = (fields: object[], name = 'departments') => ({ type: 'record', name, fields });
 

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import avro from 'avsc';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -123,3 +124,15 @@ export const restore = (app: FastifyInstance, table: string, file: Buffer | unde
     ...(file === undefined ? {} : { payload: file, headers: { 'content-type': 'application/octet-stream' } }),
     ...extra,
   });
+
+/** An Avro container file of `records` written by avsc with a schema of the test's choosing. */
+export async function avroFile(schema: object, records: object[], codec: 'null' | 'deflate' = 'deflate'): Promise<Buffer> {
+  const encoder = new avro.streams.BlockEncoder(schema as avro.schema.AvroSchema, { codec, writeHeader: true } as never);
+  const chunks: Buffer[] = [];
+  encoder.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const done = new Promise((resolve, reject) => encoder.on('end', resolve).on('error', reject));
+  for (const record of records) encoder.write(record);
+  encoder.end();
+  await done;
+  return Buffer.concat(chunks);
+}

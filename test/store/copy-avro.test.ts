@@ -9,22 +9,7 @@ import { TABLES, type Row } from '../../src/tables.js';
 import { readContainer } from '../backup/avro-reader.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { BACKENDS } from '../helpers/backends.js';
-
-/** Names COPY has to escape, or that must pass as they are. */
-const NAMES: (string | null)[] = [
-  'Plain Name',
-  'tab\there',
-  'line\nbreak',
-  'carriage\rreturn',
-  'back\\slash',
-  '\\N',
-  'bell\b form\f vtab\v',
-  'ünïcødé 日本語 🎉',
-  '',
-  null,
-  'x'.repeat(40),
-  `${'long \\ with\ttabs\n'.repeat(20)}end`,
-];
+import { NAMES } from '../helpers/awkward-names.js';
 
 /** 5,000 rows: more than two of PostgreSQL's COPY pages; NULLs in every nullable column in turn. */
 const ROWS: Row[] = Array.from({ length: 5000 }, (_, i): Row => {

@@ -1,13 +1,8 @@
 import { MAX_LONG, writeLong } from '../../backup/record-writer.js';
 import type { TableDef } from '../../tables.js';
 import type { AvroPage } from '../store.js';
+import { BACKSLASH, LF, MINUS, N, TAB, ZERO } from '../../lib/bytes.js';
 
-const TAB = 9;
-const LF = 10;
-const BACKSLASH = 92;
-const MINUS = 45;
-const ZERO = 48;
-const N = 78;
 /** COPY TO's backslash sequences (it never writes octal or hex ones): the byte each stands for. */
 const UNESCAPE: Record<number, number> = { 98: 8, 102: 12, 110: 10, 114: 13, 116: 9, 118: 11 };
 /** Text shorter than this is copied byte by byte: cheaper than a native Buffer#copy call. */

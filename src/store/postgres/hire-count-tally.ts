@@ -42,7 +42,7 @@ export class HireCountTally {
     const datetime = values[this.columns.datetime];
     const department = values[this.columns.department];
     if (typeof datetime !== 'string' || typeof department !== 'number') return;
-    this.countKey(quarterIndex(datetime), department, (values[this.columns.job] ?? 0) as number);
+    this.countHire(quarterIndex(datetime), department, (values[this.columns.job] ?? 0) as number);
   }
 
   /** Writes a row's (quarter, department, job) at `hires[3 * i]`, as CopyRows.hires holds them. */
@@ -59,11 +59,12 @@ export class HireCountTally {
   countAll(hires: Float64Array, count: number): void {
     for (let i = 0; i < count; i++) {
       const yq = hires[3 * i]!;
-      if (yq >= 0) this.countKey(yq, hires[3 * i + 1]!, hires[3 * i + 2]!);
+      if (yq >= 0) this.countHire(yq, hires[3 * i + 1]!, hires[3 * i + 2]!);
     }
   }
 
-  private countKey(yq: number, department: number, job: number): void {
+  /** Counts one hire of quarter `yq` (hire-count-key.ts) of a counted row (department not NULL; a NULL job is 0). */
+  countHire(yq: number, department: number, job: number): void {
     if (department < DEPARTMENTS && job < JOBS) {
       let hires = this.dense.get(yq);
       if (hires === undefined) this.dense.set(yq, (hires = new Int32Array(DEPARTMENTS * JOBS)));

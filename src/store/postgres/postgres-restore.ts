@@ -3,20 +3,25 @@ import type pg from 'pg';
 import { AppError } from '../../errors.js';
 import { primaryKeyOf, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
+import type { RecordBlock } from '../store.js';
+import { AvroCopyText } from './avro-copy.js';
 import { copyLineFor, CopyWriter } from './copy-text.js';
 import { throwIfGone } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
 import { HIRE_COUNT_TRIGGERS, HireCountTally } from './hire-count-tally.js';
 import { lockWithin } from './pool-budget.js';
-import { prepareSwap, swapTables } from './table-swap.js';
+import { buildIndexes, prepareSwap, swapTables } from './table-swap.js';
 
 const UNIQUE_VIOLATION = '23505';
 
 /** How long a replace waits for readers to let go of the old table before copying over instead. */
 const SWAP_WAIT_MS = 10_000;
 
+/** What a restore writes: pages of rows, or a backup's blocks in the table's own layout (avro-copy.ts). */
+export type RestoreInput = { readonly rows: AsyncIterable<readonly Row[]> } | { readonly blocks: AsyncIterable<RecordBlock> };
+
 /**
- * Writes pages of rows into a table in one transaction, holding the table's write lock as an
+ * Writes pages of rows (or a backup's records as bytes) into a table in one transaction, holding the table's write lock as an
  * upload does (waited for until `lock.deadline`, then 503 BUSY; a client gone by then: nothing
  * written). `replace`: COPY into a fresh table that then takes the old one's place (table-swap.ts),
  * or, for a table a DBA has added to (a view, a grant), DELETE and COPY straight into it; either
@@ -30,7 +35,7 @@ const SWAP_WAIT_MS = 10_000;
 export async function importPostgresRows(
   pool: pg.Pool,
   table: TableDef,
-  pages: AsyncIterable<readonly Row[]>,
+  pages: RestoreInput,
   mode: 'replace' | 'merge',
   lock: { deadline: number; signal?: AbortSignal; swapWaitMs?: number } = { deadline: Number.MAX_SAFE_INTEGER },
 ): Promise<number> {
@@ -54,6 +59,7 @@ export async function importPostgresRows(
         // Into a fresh table, no trigger on it: hire_counts is rebuilt from the tally.
         copy = new CopyWriter(client, `COPY ${swap.fresh} (${names}) FROM STDIN WITH (FREEZE)`);
         copied = await copyPages(copy, table, pages, tally);
+        await buildIndexes(client, swap);
         if (tally !== undefined) {
           await client.query('DELETE FROM hire_counts');
           await tally.flush(client);
@@ -118,12 +124,23 @@ async function withoutCountTriggers<T>(client: pg.PoolClient, target: string, of
 }
 
 /**
- * Writes the pages as COPY text, one write per page, each row counted in `tally` when there is
+ * Writes the input as COPY text, one write per page, each row counted in `tally` when there is
  * one; resolves with the rows the server copied. The event loop gets a turn per page: decoded
  * pages and a socket that takes every write at once would otherwise make a chain of microtasks
  * that never yields (measured: 1.3 s on 200k rows).
  */
-async function copyPages(copy: CopyWriter, table: TableDef, pages: AsyncIterable<readonly Row[]>, tally?: HireCountTally): Promise<number> {
+async function copyPages(copy: CopyWriter, table: TableDef, input: RestoreInput, tally?: HireCountTally): Promise<number> {
+  const pieces = 'rows' in input ? rowText(table, input.rows, tally) : new AvroCopyText(table, tally).text(input.blocks);
+  for await (const piece of pieces) {
+    await copy.write(piece);
+    // A COPY the server ended (a repeated id) takes nothing more: its error is end()'s.
+    if (copy.failure !== undefined) break;
+    await nextTurn();
+  }
+  return copy.end();
+}
+
+async function* rowText(table: TableDef, pages: AsyncIterable<readonly Row[]>, tally?: HireCountTally): AsyncGenerator<Buffer> {
   const line = copyLineFor(table.columns.map((c) => c.type));
   for await (const page of pages) {
     let text = '';
@@ -131,12 +148,8 @@ async function copyPages(copy: CopyWriter, table: TableDef, pages: AsyncIterable
       text += line(row);
       tally?.count(row);
     }
-    await copy.write(Buffer.from(text));
-    // A COPY the server ended (a repeated id) takes nothing more: its error is end()'s.
-    if (copy.failure !== undefined) break;
-    await nextTurn();
+    yield Buffer.from(text);
   }
-  return copy.end();
 }
 
 /** The key in a unique violation's detail: `Key (id)=(42) already exists.` */

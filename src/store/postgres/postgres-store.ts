@@ -8,6 +8,7 @@ import type {
   ExportOptions,
   LoadOptions,
   LoadSession,
+  RecordBlock,
   Rejection,
   ReportRow,
   Store,
@@ -18,7 +19,7 @@ import type {
 import { throwIfGone, Turns, type TurnWait } from '../write-turns.js';
 import { isConnectionLoss, mapPgError } from './errors.js';
 import { exportPostgresAvro, exportPostgresRows } from './postgres-backup.js';
-import { importPostgresRows } from './postgres-restore.js';
+import { importPostgresRows, type RestoreInput } from './postgres-restore.js';
 import { APPLY_EVERY, PostgresLoadSession, type HeldClient } from './postgres-load.js';
 import { completePostgresKey, PostgresIdempotency } from './postgres-idempotency.js';
 import { PostgresImportJobStore } from './postgres-import-jobs.js';
@@ -235,11 +236,20 @@ export class PostgresStore implements Store {
   }
 
   /** Restore (see postgres-restore.ts): holds its connection while the file arrives, like an upload. */
-  async importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
+  importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
+    return this.restore(table, { rows: pages }, mode, wait);
+  }
+
+  /** A backup of our own layout: its records become COPY text without becoming rows (avro-copy.ts). */
+  importRecords(table: TableDef, blocks: AsyncIterable<RecordBlock>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
+    return this.restore(table, { blocks }, mode, wait);
+  }
+
+  private async restore(table: TableDef, input: RestoreInput, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
     const deadline = Date.now() + this.writeQueueTimeoutMs;
     const releaseSlot = await this.loadSlot(wait);
     try {
-      return await importPostgresRows(this.pool, table, pages, mode, { deadline, signal: wait?.signal });
+      return await importPostgresRows(this.pool, table, input, mode, { deadline, signal: wait?.signal });
     } finally {
       releaseSlot();
     }
