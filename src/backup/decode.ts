@@ -8,6 +8,7 @@ import avro from 'avsc';
 import type { RecordBlock } from '../store/store.js';
 import { readerType } from './avro-schema.js';
 import { MAGIC, MAX_BLOCK_BYTES, MAX_FRAME_BYTES, MAX_HEADER_BYTES, readLong, SYNC_BYTES } from './container.js';
+import { OwnLayoutRows, trailingBytes } from './own-layout.js';
 import { checkWriterSchema } from './schema-check.js';
 import { TimestampMillis } from './timestamp.js';
 
@@ -325,8 +326,26 @@ export async function* decodeBackup(source: AsyncIterable<Buffer>, table: TableD
   }
 }
 
-/** The rows of an opened backup's blocks, in pages (see decodeBackup). */
+/**
+ * The rows of an opened backup's blocks, in pages (see decodeBackup). A file in the table's own
+ * layout is read by hand (own-layout.ts: no avsc record, no resolver; the same checks), any other
+ * with avsc.
+ */
 export async function* backupRows(table: TableDef, backup: OpenedBackup): AsyncGenerator<Row[]> {
+  if (backup.ownLayout) {
+    const own = new OwnLayoutRows(table);
+    for await (const block of backup.blocks) {
+      own.start(block);
+      for (let done = 0; done < block.count;) {
+        const page = own.rows(Math.min(PAGE_ROWS, block.count - done), done);
+        done += page.length;
+        yield page;
+        if (done < block.count) await nextTurn();
+      }
+      own.finish();
+    }
+    return;
+  }
   const reader = readerType(table);
   let resolver: ReturnType<avro.Type['createResolver']>;
   try {
@@ -357,7 +376,7 @@ export async function* backupRows(table: TableDef, backup: OpenedBackup): AsyncG
       // Only another writer's large block has more than one page: the event loop gets a turn between them.
       if (done < block.count) await nextTurn();
     }
-    if (pos !== data.length) throw invalid(`${data.length - pos} bytes follow record ${record} in its block`, { after_records: record });
+    if (pos !== data.length) throw trailingBytes(data.length - pos, record);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * A backup in the table's own layout restored as bytes (Store#importRecords): on PostgreSQL its
- * records become COPY text without becoming rows (avro-copy.ts). The expected COPY text and
+ * A backup in the table's own layout, read without avsc: on PostgreSQL its records become COPY
+ * text without becoming rows (avro-copy.ts, Store#importRecords), for SQLite they are read into
+ * rows by hand (own-layout.ts). The expected COPY text and
  * table contents are worked out here from the records as written, with Date#toISOString and a
  * small escape function, not with the service's code; files are written with plain avsc (no
  * logical types registered: a `timestamp-millis` is written as the long it is).
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { avroSchema } from '../../src/backup/avro-schema.js';
 import { openBackup } from '../../src/backup/decode.js';
 import { isAppError } from '../../src/errors.js';
+import { OwnLayoutRows } from '../../src/backup/own-layout.js';
 import { AvroCopyText } from '../../src/store/postgres/avro-copy.js';
 import { TABLES } from '../../src/tables.js';
 import { NAMES as AWKWARD } from '../helpers/awkward-names.js';
@@ -55,22 +57,28 @@ const copyText = (hires: readonly Hire[]): string =>
 
 const block = (records: readonly object[], type: avro.Type = WRITER): Buffer => Buffer.concat(records.map((r) => type.toBuffer(r)));
 
-/** The converter's whole output for one block, or the error it throws. */
-function convert(records: Buffer, count: number): string {
-  return Buffer.concat([...new AvroCopyText(HE).pages({ records, count, first: 1 })]).toString('utf8');
-}
+/**
+ * The two readers of the own layout, each giving a block's records as COPY text: PostgreSQL's
+ * converter as it is, the rows SQLite gets formatted here by `field`.
+ */
+const READERS: [string, (records: Buffer, count: number) => string][] = [
+  [
+    'Avro to COPY text (avro-copy.ts)',
+    (records, count) => Buffer.concat([...new AvroCopyText(HE).pages({ records, count, first: 1 })]).toString('utf8'),
+  ],
+  [
+    'Avro to rows (own-layout.ts)',
+    (records, count) => {
+      const reader = new OwnLayoutRows(HE);
+      reader.start({ records, count, first: 1 });
+      const rows = reader.rows(count, 0);
+      reader.finish();
+      return rows.map((row) => `${row.map(field).join('\t')}\n`).join('');
+    },
+  ],
+];
 
-function refusal(records: Buffer, count: number): { message: string; details: Record<string, unknown> } {
-  try {
-    convert(records, count);
-  } catch (error) {
-    if (!isAppError(error) || error.code !== 'BACKUP_INVALID') throw error;
-    return { message: error.message, details: error.details as Record<string, unknown> };
-  }
-  throw new Error('not refused');
-}
-
-describe('Avro records to COPY text (avro-copy.ts)', () => {
+describe("a backup in the table's own layout", () => {
   it("takes the files of the table's own layout (ours, or the same schema written by another tool), and no other", async () => {
     const layout = async (schema: object, record: object = HIRES[0]!) => {
       const backup = await openBackup(Readable.from([await avroFile(schema, [record])]), HE);
@@ -93,51 +101,65 @@ describe('Avro records to COPY text (avro-copy.ts)', () => {
     expect(await layout(changed('name', 'string'), { ...HIRES[0], name: 'x' })).toBe(false);
     expect(await layout({ ...own, fields: [...fields.slice(0, 2), fields[3], fields[2], fields[4]] })).toBe(false);
   });
-
-  it('writes every record as COPY text: escapes, NULLs, ids up to 2^53 - 2, instants of years 0001 and 9999', () => {
-    expect(convert(block(HIRES), HIRES.length)).toBe(copyText(HIRES));
-  });
-
-  it('reads a string that is not UTF-8 as avsc does (U+FFFD), escaping it still', () => {
-    const bad = Buffer.from([0x41, 0xff, 0x09, 0xc3]);
-    const bytesName = avro.Type.forSchema({
-      type: 'record',
-      name: 'x',
-      fields: (avroSchema(HE).fields as { name: string; type: unknown }[]).map((f) =>
-        f.name === 'name' ? { name: 'name', type: ['null', 'bytes'] } : f,
-      ),
-    } as avro.schema.AvroSchema);
-    const record = bytesName.toBuffer({ ...HIRES[0], name: bad });
-    const asAvsc = (WRITER.fromBuffer(record) as Hire).name!;
-    expect(asAvsc).toContain('\uFFFD');
-    expect(convert(record, 1)).toBe(copyText([{ ...HIRES[0]!, name: asAvsc }]));
-  });
-
-  it('refuses what the table cannot hold, naming the record and the column', () => {
-    const refused = (hire: Partial<Hire>) => refusal(block([HIRES[0]!, HIRES[3]!, { ...HIRES[4]!, ...hire }]), 3);
-    expect(refused({ id: 0 }).details).toMatchObject({ record: 3, field: 'id' });
-    expect(refused({ id: -5 }).details).toMatchObject({ record: 3, field: 'id' });
-    expect(refused({ department_id: 0 }).details).toMatchObject({ record: 3, field: 'department_id' });
-    expect(refused({ name: 'nul\u0000here' }).details).toMatchObject({ record: 3, field: 'name' });
-    const future = refused({ datetime: Date.UTC(10_000, 0, 1) });
-    expect(future.details).toMatchObject({ record: 3, field: 'datetime' });
-    expect(future.message).toMatch(/years 0001–9999/);
-  });
-
-  it('refuses broken record bytes: a union branch past the two, a block cut inside a record, bytes after the last, a varint past 2^53', () => {
-    const one = WRITER.toBuffer(HIRES[0]);
-    // Byte 1 is the name's union branch (the id, 1, takes one byte): branch 2.
-    const branch = Buffer.from(one);
-    branch[1] = 4;
-    expect(refusal(branch, 1).details).toMatchObject({ record: 1, field: 'name' });
-    expect(refusal(Buffer.concat([one, one.subarray(0, 5)]), 2)).toMatchObject({
-      message: expect.stringMatching(/record 2: its block ends inside it/),
-    });
-    expect(refusal(Buffer.concat([one, Buffer.from([0])]), 1).message).toMatch(/1 bytes follow record 1/);
-    const long = Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), one.subarray(1)]);
-    expect(refusal(long, 1).message).toMatch(/record 1: a long is past 2\^53/);
-  });
 });
+
+for (const [label, convert] of READERS) {
+  const refusal = (records: Buffer, count: number): { message: string; details: Record<string, unknown> } => {
+    try {
+      convert(records, count);
+    } catch (error) {
+      if (!isAppError(error) || error.code !== 'BACKUP_INVALID') throw error;
+      return { message: error.message, details: error.details as Record<string, unknown> };
+    }
+    throw new Error('not refused');
+  };
+
+  describe(label, () => {
+    it('writes every record as COPY text: escapes, NULLs, ids up to 2^53 - 2, instants of years 0001 and 9999', () => {
+      expect(convert(block(HIRES), HIRES.length)).toBe(copyText(HIRES));
+    });
+
+    it('reads a string that is not UTF-8 as avsc does (U+FFFD), escaping it still', () => {
+      const bad = Buffer.from([0x41, 0xff, 0x09, 0xc3]);
+      const bytesName = avro.Type.forSchema({
+        type: 'record',
+        name: 'x',
+        fields: (avroSchema(HE).fields as { name: string; type: unknown }[]).map((f) =>
+          f.name === 'name' ? { name: 'name', type: ['null', 'bytes'] } : f,
+        ),
+      } as avro.schema.AvroSchema);
+      const record = bytesName.toBuffer({ ...HIRES[0], name: bad });
+      const asAvsc = (WRITER.fromBuffer(record) as Hire).name!;
+      expect(asAvsc).toContain('\uFFFD');
+      expect(convert(record, 1)).toBe(copyText([{ ...HIRES[0]!, name: asAvsc }]));
+    });
+
+    it('refuses what the table cannot hold, naming the record and the column', () => {
+      const refused = (hire: Partial<Hire>) => refusal(block([HIRES[0]!, HIRES[3]!, { ...HIRES[4]!, ...hire }]), 3);
+      expect(refused({ id: 0 }).details).toMatchObject({ record: 3, field: 'id' });
+      expect(refused({ id: -5 }).details).toMatchObject({ record: 3, field: 'id' });
+      expect(refused({ department_id: 0 }).details).toMatchObject({ record: 3, field: 'department_id' });
+      expect(refused({ name: 'nul\u0000here' }).details).toMatchObject({ record: 3, field: 'name' });
+      const future = refused({ datetime: Date.UTC(10_000, 0, 1) });
+      expect(future.details).toMatchObject({ record: 3, field: 'datetime' });
+      expect(future.message).toMatch(/years 0001–9999/);
+    });
+
+    it('refuses broken record bytes: a union branch past the two, a block cut inside a record, bytes after the last, a varint past 2^53', () => {
+      const one = WRITER.toBuffer(HIRES[0]);
+      // Byte 1 is the name's union branch (the id, 1, takes one byte): branch 2.
+      const branch = Buffer.from(one);
+      branch[1] = 4;
+      expect(refusal(branch, 1).details).toMatchObject({ record: 1, field: 'name' });
+      expect(refusal(Buffer.concat([one, one.subarray(0, 5)]), 2)).toMatchObject({
+        message: expect.stringMatching(/record 2: its block ends inside it/),
+      });
+      expect(refusal(Buffer.concat([one, Buffer.from([0])]), 1).message).toMatch(/1 bytes follow record 1/);
+      const long = Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), one.subarray(1)]);
+      expect(refusal(long, 1).message).toMatch(/record 1: a long is past 2\^53/);
+    });
+  });
+}
 
 for (const { label, backend } of BACKUP_BACKENDS) {
   describe.skipIf(!backend.available)(`a backup in the table's own layout restores exactly [${label}]`, () => {

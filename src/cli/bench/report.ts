@@ -55,13 +55,14 @@ export function checkTargets(results: BackendResult[]): TargetCheck[] {
       const big = sized[i]!;
       const work = big.rows / small.rows;
       const cost = big.upload!.median_ms / small.upload!.median_ms;
+      // Issue 16: 10M rows in ≤ 10.5× the 1M time, i.e. 5% over linear.
       checks.push({
         backend,
         rows: `${fmtRows(big.rows)}/${fmtRows(small.rows)}`,
         what: 'upload time ratio',
         value: round(cost),
-        target: `≤ ${round(work * 1.1, 1)}×`,
-        met: cost <= work * 1.1,
+        target: `≤ ${round(work * 1.05, 1)}×`,
+        met: cost <= work * 1.05,
       });
     }
   }

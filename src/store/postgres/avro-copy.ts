@@ -1,67 +1,49 @@
 import { isUtf8 } from 'node:buffer';
-import { INSTANT_BYTES, instantParts, writeInstant } from '../../backup/timestamp.js';
-import { AppError } from '../../errors.js';
+import { columnKinds, RecordCursor, RecordError, recordInvalid, trailingBytes, type ColumnKind } from '../../backup/own-layout.js';
+import { INSTANT_BYTES, writeInstant } from '../../backup/timestamp.js';
 import type { TableDef } from '../../tables.js';
 import { hireCountColumns, yearQuarter } from '../hire-count-key.js';
 import type { RecordBlock } from '../store.js';
 import { copyField } from './copy-text.js';
 import type { HireCountTally } from './hire-count-tally.js';
-import { BACKSLASH, CR, LF, TAB } from '../../lib/bytes.js';
+import { BACKSLASH, CR, LF, N, NUL, TAB } from '../../lib/bytes.js';
 
 /** Records turned into one piece of COPY text: a page, as a restore's rows path hands them on. */
 const PAGE_RECORDS = 4096;
 /** COPY text of a non-text field at most: 16 digits of an id within 2^53, or an instant, and its delimiter. */
 const FIELD_MAX = INSTANT_BYTES + 1;
-/** A varint of a long within ±2^53 takes at most this many bytes. */
-const MAX_VARINT_BYTES = 8;
 /** Bytes a COPY text field holds for each byte of an Avro string at most: an escaped tab is two; a byte that is not UTF-8 becomes U+FFFD (three), which an escape never follows. */
 const TEXT_GROWTH = 3;
 
 const ESCAPED: Record<number, number> = { [TAB]: 116, [LF]: 110, [CR]: 114, [BACKSLASH]: BACKSLASH };
-
-type Kind = 'key' | 'integer' | 'text' | 'datetime';
-
-const invalid = (message: string, details: unknown): AppError =>
-  new AppError('BACKUP_INVALID', `The file is not a valid Avro backup: ${message}`, details);
-
-/** Thrown inside a record; `record` and the column are added where it is caught. */
-class RecordError extends Error {
-  constructor(
-    message: string,
-    readonly column?: string,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * Turns the records of a backup in the table's own layout (OpenedBackup#ownLayout: the key a
  * `long`, every other column `["null", T]`) into `COPY … FROM STDIN` text, bytes to bytes: the
  * reverse of copy-avro.ts. A name is copied (escaped where COPY needs it) and never becomes a
  * string; ids are read from their varints and written digit by digit; an instant is written
- * from its epoch milliseconds (timestamp.ts). Checked as the rows path (decode.ts) checks a
- * record: ids positive within 2^53, no NUL in text, instants in years 0001–9999; a string that
- * is not UTF-8 is read as avsc reads it, with U+FFFD. When a tally is given, each record's hire
+ * from its epoch milliseconds (timestamp.ts). Checked as the rows path checks a record
+ * (own-layout.ts: ids positive within 2^53, no NUL in text, instants in years 0001–9999); a
+ * string that is not UTF-8 is read as avsc reads it, with U+FFFD. When a tally is given, each record's hire
  * is counted in it (hire-count-key.ts). Profiled on a 1M-row restore, the path through rows cost
  * 0.6 s of decoding, 0.27 s of COPY text and most of 0.75 s of garbage collection.
  */
 export class AvroCopyText {
-  private readonly kinds: readonly Kind[];
+  private readonly kinds: readonly ColumnKind[];
   private readonly names: readonly string[];
   private readonly counted: { datetime: number; department: number; job: number } | undefined;
   /** The record's values by column, as a tally needs them: ids, an instant's year-quarter, NaN for NULL. */
   private readonly values: Float64Array;
+  private readonly cursor = new RecordCursor();
   private out = Buffer.allocUnsafe(1 << 16);
   /** Bytes of `out` the last page wrote. */
   private written = 0;
-  /** Where the last varint read ended. */
-  private next = 0;
 
   constructor(
     table: TableDef,
     private readonly tally?: HireCountTally,
   ) {
-    this.kinds = table.columns.map((c) => (c.primaryKey ? 'key' : c.type));
+    this.kinds = columnKinds(table);
     this.names = table.columns.map((c) => c.name);
     this.counted = tally === undefined ? undefined : hireCountColumns(table);
     this.values = new Float64Array(table.columns.length);
@@ -74,75 +56,47 @@ export class AvroCopyText {
 
   /** One block's COPY text, a page of records per piece. */
   *pages(block: RecordBlock): Generator<Buffer> {
-    const data = block.records;
-    let pos = 0;
+    this.cursor.reset(block.records);
     for (let done = 0; done < block.count;) {
       const n = Math.min(PAGE_RECORDS, block.count - done);
-      pos = this.page(data, pos, n, block.first + done);
+      this.page(n, block.first + done);
       done += n;
       yield Buffer.from(this.out.subarray(0, this.written));
     }
-    if (pos !== data.length) {
-      const last = block.first + block.count - 1;
-      throw invalid(`${data.length - pos} bytes follow record ${last} in its block`, { after_records: last });
-    }
+    if (this.cursor.pos !== this.cursor.end) throw trailingBytes(this.cursor.end - this.cursor.pos, block.first + block.count - 1);
   }
 
-  /** Writes `count` records from `pos` into `out` (`written` bytes); returns where they end in `data`. */
-  private page(data: Buffer, pos: number, count: number, first: number): number {
-    let at = 0;
-    const end = data.length;
+  /** Writes the next `count` records into `out` (`written` bytes). */
+  private page(count: number, first: number): void {
+    const cursor = this.cursor;
     const kinds = this.kinds;
+    const names = this.names;
     const values = this.values;
+    let at = 0;
     for (let r = 0; r < count; r++) {
       try {
         at = this.room(at, kinds.length * FIELD_MAX);
         for (let c = 0; c < kinds.length; c++) {
           const kind = kinds[c]!;
           if (c > 0) this.out[at++] = TAB;
-          if (kind !== 'key') {
-            const branch = this.varint(data, pos, end);
-            pos = this.next;
-            if (branch === 0) {
-              this.out[at++] = BACKSLASH;
-              this.out[at++] = 78;
-              values[c] = Number.NaN;
-              continue;
-            }
-            if (branch !== 1) throw new RecordError(`${this.names[c]} is not null or a value (union branch ${branch})`, this.names[c]);
-          }
-          if (kind === 'text') {
-            const length = this.varint(data, pos, end);
-            pos = this.next;
-            if (length < 0 || pos + length > end) throw new RecordError('its block ends inside it');
-            at = this.textField(data, pos, pos + length, at, c);
-            pos += length;
-            continue;
-          }
-          const value = this.varint(data, pos, end);
-          pos = this.next;
-          values[c] = value;
-          if (kind === 'datetime') {
-            let parts: Int32Array;
-            try {
-              parts = instantParts(value);
-            } catch (error) {
-              throw new RecordError((error as Error).message, this.names[c]);
-            }
+          if (kind !== 'key' && !cursor.present(names[c]!)) {
+            this.out[at++] = BACKSLASH;
+            this.out[at++] = N;
+            values[c] = Number.NaN;
+          } else if (kind === 'text') {
+            at = this.textField(at, c);
+          } else if (kind === 'datetime') {
+            const parts = cursor.instant(names[c]!);
             at = writeInstant(this.out, at, parts);
             values[c] = yearQuarter(parts[0]!, parts[1]!);
           } else {
-            if (!Number.isSafeInteger(value) || value <= 0) {
-              throw new RecordError(`${this.names[c]} must be a positive integer within 2^53: ${value}`, this.names[c]);
-            }
+            const value = cursor.positive(names[c]!);
+            values[c] = value;
             at = writeDecimal(this.out, at, value);
           }
         }
       } catch (error) {
-        if (!(error instanceof RecordError)) throw error;
-        const record = first + r;
-        const details = error.column === undefined ? { record } : { record, field: error.column, reason: error.message };
-        throw invalid(`record ${record}: ${error.message}`, details);
+        throw error instanceof RecordError ? recordInvalid(error, first + r) : error;
       }
       this.out[at++] = LF;
       const counted = this.counted;
@@ -157,19 +111,23 @@ export class AvroCopyText {
       }
     }
     this.written = at;
-    return pos;
   }
 
-  /** A text field's bytes `data[from, to)` as COPY text at `at`; returns the position after it. */
-  private textField(data: Buffer, from: number, to: number, at: number, column: number): number {
-    at = this.room(at, TEXT_GROWTH * (to - from) + FIELD_MAX);
+  /** The cursor's next string as a COPY text field at `at`; returns the position after it. */
+  private textField(at: number, column: number): number {
+    const cursor = this.cursor;
+    const length = cursor.stringLength();
+    const data = cursor.data;
+    const from = cursor.pos;
+    const to = from + length;
+    at = this.room(at, TEXT_GROWTH * length + FIELD_MAX);
     const out = this.out;
     const start = at;
     let wide = false;
     for (let i = from; i < to; i++) {
       const b = data[i]!;
       if (b >= 0x80) wide = true;
-      else if (b === 0) throw new RecordError(`${this.names[column]} contains a NUL character`, this.names[column]);
+      else if (b === NUL) throw new RecordError(`${this.names[column]} contains a NUL character`, this.names[column]);
       else if (b === TAB || b === LF || b === CR || b === BACKSLASH) {
         out[at++] = BACKSLASH;
         out[at++] = ESCAPED[b]!;
@@ -181,23 +139,8 @@ export class AvroCopyText {
       // Rare: written again from the string avsc would read (U+FFFD for each bad sequence).
       at = start + out.write(copyField(data.toString('utf8', from, to)), start, 'utf8');
     }
+    cursor.pos = to;
     return at;
-  }
-
-  /** A zigzag varint long at `pos` (no further than `end`), `next` set past it. */
-  private varint(data: Buffer, pos: number, end: number): number {
-    let b = pos < end ? data[pos++]! : -1;
-    if (b < 0) throw new RecordError('its block ends inside it');
-    let n = b & 0x7f;
-    let scale = 128;
-    for (let k = 1; b >= 0x80; k++, scale *= 128) {
-      if (k === MAX_VARINT_BYTES) throw new RecordError('a long is past 2^53');
-      if (pos >= end) throw new RecordError('its block ends inside it');
-      b = data[pos++]!;
-      n += (b & 0x7f) * scale;
-    }
-    this.next = pos;
-    return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
   }
 
   /** `at`, with room for `n` more bytes in `out` (grown, what it holds kept, when short). */
