@@ -7,8 +7,13 @@ import type { AvroPage, ExportOptions } from '../store.js';
 import { copyAvroConverter } from './copy-avro.js';
 import { mapPgError } from './errors.js';
 
-/** Rows per export page (a backup's COPY page: ~100 KiB of COPY text). */
-const PAGE = 2000;
+/**
+ * Rows per export page (a backup's COPY page: ~400 KiB of COPY text). Each page is a statement
+ * PostgreSQL parses and plans again (COPY takes no parameters): measured on a backup right
+ * after a 1M-row upload, 2,000 rows a page gave 535,000–581,000 rows/s, 8,000 607,000–652,000
+ * (16,000 no better).
+ */
+export const PAGE = 8000;
 
 /** The selected columns, in dictionary order: datetimes as epoch milliseconds. */
 const exportColumns = (table: TableDef): string[] =>
