@@ -8,7 +8,7 @@ import avro from 'avsc';
 import type { RecordBlock } from '../store/store.js';
 import { readerType } from './avro-schema.js';
 import { MAGIC, MAX_BLOCK_BYTES, MAX_FRAME_BYTES, MAX_HEADER_BYTES, readLong, SYNC_BYTES } from './container.js';
-import { OwnLayoutRows, trailingBytes } from './own-layout.js';
+import { ownLayoutRows, trailingBytes } from './own-layout.js';
 import { checkWriterSchema } from './schema-check.js';
 import { TimestampMillis } from './timestamp.js';
 
@@ -333,17 +333,7 @@ export async function* decodeBackup(source: AsyncIterable<Buffer>, table: TableD
  */
 export async function* backupRows(table: TableDef, backup: OpenedBackup): AsyncGenerator<Row[]> {
   if (backup.ownLayout) {
-    const own = new OwnLayoutRows(table);
-    for await (const block of backup.blocks) {
-      own.start(block);
-      for (let done = 0; done < block.count;) {
-        const page = own.rows(Math.min(PAGE_ROWS, block.count - done), done);
-        done += page.length;
-        yield page;
-        if (done < block.count) await nextTurn();
-      }
-      own.finish();
-    }
+    yield* ownLayoutRows(table, backup.blocks, PAGE_ROWS);
     return;
   }
   const reader = readerType(table);

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { AppError } from '../errors.js';
 import type { RecordBlock } from '../store/store.js';
 import type { Row, TableDef, Value } from '../tables.js';
@@ -163,5 +164,20 @@ export class OwnLayoutRows {
   finish(): void {
     const { pos, end } = this.cursor;
     if (pos !== end) throw trailingBytes(end - pos, this.block!.first + this.block!.count - 1);
+  }
+}
+
+/** Rows in pages of at most `pageRows` (a larger block than ours gives several, the event loop getting a turn between them). */
+export async function* ownLayoutRows(table: TableDef, blocks: AsyncIterable<RecordBlock>, pageRows = 4096): AsyncGenerator<Row[]> {
+  const own = new OwnLayoutRows(table);
+  for await (const block of blocks) {
+    own.start(block);
+    for (let done = 0; done < block.count;) {
+      const page = own.rows(Math.min(pageRows, block.count - done), done);
+      done += page.length;
+      yield page;
+      if (done < block.count) await nextTurn();
+    }
+    own.finish();
   }
 }

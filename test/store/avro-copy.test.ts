@@ -14,6 +14,8 @@ import { openBackup } from '../../src/backup/decode.js';
 import { isAppError } from '../../src/errors.js';
 import { OwnLayoutRows } from '../../src/backup/own-layout.js';
 import { AvroCopyText } from '../../src/store/postgres/avro-copy.js';
+import { AvroPackedPages } from '../../src/store/sqlite/avro-packed.js';
+import { unpackPage } from '../../src/store/sqlite/packed-rows.js';
 import { TABLES } from '../../src/tables.js';
 import { NAMES as AWKWARD } from '../helpers/awkward-names.js';
 import { avroFile, BACKUP_BACKENDS, dump, restore, startBackupApp, type BackupApp } from '../backup/setup.js';
@@ -47,6 +49,8 @@ HIRES[1]!.datetime = new Date('0001-01-01T00:00:00.000Z').getTime();
 const escape = (text: string): string => text.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
 const field = (value: string | number | null): string =>
   value === null ? '\\N' : typeof value === 'string' ? escape(value) : String(value);
+const lines = (rows: readonly (readonly (string | number | null)[])[]): string =>
+  rows.map((row) => `${row.map(field).join('\t')}\n`).join('');
 const copyText = (hires: readonly Hire[]): string =>
   hires
     .map(
@@ -61,19 +65,28 @@ const block = (records: readonly object[], type: avro.Type = WRITER): Buffer => 
  * The two readers of the own layout, each giving a block's records as COPY text: PostgreSQL's
  * converter as it is, the rows SQLite gets formatted here by `field`.
  */
-const READERS: [string, (records: Buffer, count: number) => string][] = [
+const READERS: [string, (records: Buffer, count: number) => Promise<string>][] = [
   [
     'Avro to COPY text (avro-copy.ts)',
-    (records, count) => Buffer.concat([...new AvroCopyText(HE).pages({ records, count, first: 1 })]).toString('utf8'),
+    async (records, count) => Buffer.concat([...new AvroCopyText(HE).pages({ records, count, first: 1 })]).toString('utf8'),
   ],
   [
     'Avro to rows (own-layout.ts)',
-    (records, count) => {
+    async (records, count) => {
       const reader = new OwnLayoutRows(HE);
       reader.start({ records, count, first: 1 });
       const rows = reader.rows(count, 0);
       reader.finish();
-      return rows.map((row) => `${row.map(field).join('\t')}\n`).join('');
+      return lines(rows);
+    },
+  ],
+  [
+    "Avro to the SQLite load worker's chunks (avro-packed.ts)",
+    async (records, count) => {
+      const rows = [];
+      for await (const chunk of new AvroPackedPages(HE).pages(Readable.from([{ records, count, first: 1 }])))
+        rows.push(...unpackPage(HE, chunk));
+      return lines(rows);
     },
   ],
 ];
@@ -104,9 +117,9 @@ describe("a backup in the table's own layout", () => {
 });
 
 for (const [label, convert] of READERS) {
-  const refusal = (records: Buffer, count: number): { message: string; details: Record<string, unknown> } => {
+  const refusal = async (records: Buffer, count: number): Promise<{ message: string; details: Record<string, unknown> }> => {
     try {
-      convert(records, count);
+      await convert(records, count);
     } catch (error) {
       if (!isAppError(error) || error.code !== 'BACKUP_INVALID') throw error;
       return { message: error.message, details: error.details as Record<string, unknown> };
@@ -115,11 +128,11 @@ for (const [label, convert] of READERS) {
   };
 
   describe(label, () => {
-    it('writes every record as COPY text: escapes, NULLs, ids up to 2^53 - 2, instants of years 0001 and 9999', () => {
-      expect(convert(block(HIRES), HIRES.length)).toBe(copyText(HIRES));
+    it('writes every record as COPY text: escapes, NULLs, ids up to 2^53 - 2, instants of years 0001 and 9999', async () => {
+      expect(await convert(block(HIRES), HIRES.length)).toBe(copyText(HIRES));
     });
 
-    it('reads a string that is not UTF-8 as avsc does (U+FFFD), escaping it still', () => {
+    it('reads a string that is not UTF-8 as avsc does (U+FFFD), escaping it still', async () => {
       const bad = Buffer.from([0x41, 0xff, 0x09, 0xc3]);
       const bytesName = avro.Type.forSchema({
         type: 'record',
@@ -131,32 +144,32 @@ for (const [label, convert] of READERS) {
       const record = bytesName.toBuffer({ ...HIRES[0], name: bad });
       const asAvsc = (WRITER.fromBuffer(record) as Hire).name!;
       expect(asAvsc).toContain('\uFFFD');
-      expect(convert(record, 1)).toBe(copyText([{ ...HIRES[0]!, name: asAvsc }]));
+      expect(await convert(record, 1)).toBe(copyText([{ ...HIRES[0]!, name: asAvsc }]));
     });
 
-    it('refuses what the table cannot hold, naming the record and the column', () => {
+    it('refuses what the table cannot hold, naming the record and the column', async () => {
       const refused = (hire: Partial<Hire>) => refusal(block([HIRES[0]!, HIRES[3]!, { ...HIRES[4]!, ...hire }]), 3);
-      expect(refused({ id: 0 }).details).toMatchObject({ record: 3, field: 'id' });
-      expect(refused({ id: -5 }).details).toMatchObject({ record: 3, field: 'id' });
-      expect(refused({ department_id: 0 }).details).toMatchObject({ record: 3, field: 'department_id' });
-      expect(refused({ name: 'nul\u0000here' }).details).toMatchObject({ record: 3, field: 'name' });
-      const future = refused({ datetime: Date.UTC(10_000, 0, 1) });
+      expect((await refused({ id: 0 })).details).toMatchObject({ record: 3, field: 'id' });
+      expect((await refused({ id: -5 })).details).toMatchObject({ record: 3, field: 'id' });
+      expect((await refused({ department_id: 0 })).details).toMatchObject({ record: 3, field: 'department_id' });
+      expect((await refused({ name: 'nul\u0000here' })).details).toMatchObject({ record: 3, field: 'name' });
+      const future = await refused({ datetime: Date.UTC(10_000, 0, 1) });
       expect(future.details).toMatchObject({ record: 3, field: 'datetime' });
       expect(future.message).toMatch(/years 0001–9999/);
     });
 
-    it('refuses broken record bytes: a union branch past the two, a block cut inside a record, bytes after the last, a varint past 2^53', () => {
+    it('refuses broken record bytes: a union branch past the two, a block cut inside a record, bytes after the last, a varint past 2^53', async () => {
       const one = WRITER.toBuffer(HIRES[0]);
       // Byte 1 is the name's union branch (the id, 1, takes one byte): branch 2.
       const branch = Buffer.from(one);
       branch[1] = 4;
-      expect(refusal(branch, 1).details).toMatchObject({ record: 1, field: 'name' });
-      expect(refusal(Buffer.concat([one, one.subarray(0, 5)]), 2)).toMatchObject({
+      expect((await refusal(branch, 1)).details).toMatchObject({ record: 1, field: 'name' });
+      expect(await refusal(Buffer.concat([one, one.subarray(0, 5)]), 2)).toMatchObject({
         message: expect.stringMatching(/record 2: its block ends inside it/),
       });
-      expect(refusal(Buffer.concat([one, Buffer.from([0])]), 1).message).toMatch(/1 bytes follow record 1/);
+      expect((await refusal(Buffer.concat([one, Buffer.from([0])]), 1)).message).toMatch(/1 bytes follow record 1/);
       const long = Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), one.subarray(1)]);
-      expect(refusal(long, 1).message).toMatch(/record 1: a long is past 2\^53/);
+      expect((await refusal(long, 1)).message).toMatch(/record 1: a long is past 2\^53/);
     });
   });
 }

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError } from '../../errors.js';
 import { primaryKeyOf, TABLE_NAMES, TABLES, type Row, type TableDef } from '../../tables.js';
+import { ownLayoutRows } from '../../backup/own-layout.js';
 import { recordPages } from '../../backup/record-pages.js';
 import { createIndexesSql, quoteIdent } from '../ddl.js';
 import { migrationsFor } from '../migrations.js';
@@ -12,6 +13,7 @@ import type {
   ExportOptions,
   LoadOptions,
   LoadSession,
+  RecordBlock,
   Rejection,
   ReportRow,
   Store,
@@ -31,7 +33,9 @@ import { SqliteLoadSession, type IndexDeferral } from './sqlite-load.js';
 import { LoadThread } from './load-thread.js';
 import type { LoadWorkerData } from './load-worker.js';
 import { WorkerLoadSession } from './worker-load-session.js';
-import { restoreOnWorker } from './worker-restore.js';
+import { packedPages, restoreOnWorker } from './worker-restore.js';
+import { AvroPackedPages } from './avro-packed.js';
+import type { PackedRows } from './packed-rows.js';
 import { insertUploadLog, readUpload, rejectsPage } from './sqlite-upload-log.js';
 
 export interface SqliteStoreOptions {
@@ -369,7 +373,31 @@ export class SqliteStore implements Store {
     return recordPages(table, this.exportRows(table, { datetimes: 'millis' }));
   }
 
-  async importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
+  importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
+    return this.restore(table, { packed: () => packedPages(table, pages), rows: () => pages }, mode, wait);
+  }
+
+  /**
+   * A backup of our own layout: on the load worker its records are packed into the worker's
+   * chunks without becoming rows on this thread (avro-packed.ts); on the writer connection they
+   * are read into rows by hand (own-layout.ts).
+   */
+  importRecords(table: TableDef, blocks: AsyncIterable<RecordBlock>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number> {
+    return this.restore(
+      table,
+      { packed: () => new AvroPackedPages(table).pages(blocks), rows: () => ownLayoutRows(table, blocks) },
+      mode,
+      wait,
+    );
+  }
+
+  /** A restore of `input`: as packed chunks for the load worker, or as rows for the writer connection. */
+  private async restore(
+    table: TableDef,
+    input: { packed: () => AsyncIterable<PackedRows>; rows: () => AsyncIterable<readonly Row[]> },
+    mode: 'replace' | 'merge',
+    wait?: WriteWait,
+  ): Promise<number> {
     const release = await this.writerTurn(wait);
     try {
       const thread = this.loader();
@@ -380,12 +408,12 @@ export class SqliteStore implements Store {
             return thread.call<void>({ op: 'begin' });
           });
         try {
-          return await restoreOnWorker(thread, table, pages, mode, { begin, deferral: this.indexDeferral, db: this.writer });
+          return await restoreOnWorker(thread, table, input.packed(), mode, { begin, deferral: this.indexDeferral, db: this.writer });
         } catch (error) {
           throw mapSqliteError(error);
         }
       }
-      return await importSqliteRows(this.writer, table, pages, mode, () => this.begin(wait), this.indexDeferral);
+      return await importSqliteRows(this.writer, table, input.rows(), mode, () => this.begin(wait), this.indexDeferral);
     } finally {
       release();
     }

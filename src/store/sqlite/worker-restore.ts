@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Row, TableDef } from '../../tables.js';
 import type { LoadThread } from './load-thread.js';
-import { packPage } from './packed-rows.js';
+import { packPage, type PackedRows } from './packed-rows.js';
 import { rebuildIndexes, type IndexDeferral } from './sqlite-load.js';
 import { toWire } from './wire-error.js';
 
@@ -18,14 +18,15 @@ export interface WorkerRestoreContext {
 
 /**
  * A restore on the load worker (importSqliteRows there, in one transaction on its connection):
- * this thread decodes the file's pages and packs them, the worker inserts them, so a restore
+ * this thread decodes the file's pages into packed chunks (packedPages, or avro-packed.ts for a
+ * file in the table's own layout), the worker inserts them, so a restore
  * uses two cores as an upload does. Pages the caller's iterable fails on (a bad file, a client
  * gone) are passed on as that error: the worker rolls back, and the caller's error is thrown.
  */
 export async function restoreOnWorker(
   thread: LoadThread,
   table: TableDef,
-  pages: AsyncIterable<readonly Row[]>,
+  pages: AsyncIterable<PackedRows>,
   mode: 'replace' | 'merge',
   context: WorkerRestoreContext,
 ): Promise<number> {
@@ -44,9 +45,8 @@ export async function restoreOnWorker(
   done.catch(() => undefined);
   const taken: Promise<unknown>[] = [];
   try {
-    for await (const page of pages) {
+    for await (const packed of pages) {
       if (failed) break;
-      const packed = packPage(table, page);
       const fed = thread.call({ op: 'feed', to: restore.id, page: packed }, [packed.numbers.buffer, packed.lengths.buffer]);
       fed.catch(() => undefined);
       taken.push(fed);
@@ -62,4 +62,9 @@ export async function restoreOnWorker(
   const { written, dropped } = await done;
   if (context.deferral !== undefined) await rebuildIndexes(context.db, context.deferral, dropped);
   return written;
+}
+
+/** Pages of rows as the worker's chunks. */
+export async function* packedPages(table: TableDef, pages: AsyncIterable<readonly Row[]>): AsyncGenerator<PackedRows> {
+  for await (const page of pages) yield packPage(table, page);
 }

@@ -1,0 +1,117 @@
+import { isUtf8 } from 'node:buffer';
+import { columnKinds, RecordCursor, RecordError, recordInvalid, trailingBytes, type ColumnKind } from '../../backup/own-layout.js';
+import { INSTANT_BYTES, writeInstant } from '../../backup/timestamp.js';
+import { NUL } from '../../lib/bytes.js';
+import type { TableDef } from '../../tables.js';
+import type { RecordBlock } from '../store.js';
+import type { PackedRows } from './packed-rows.js';
+
+/** Records packed into one chunk for the load worker: a page, as the rows path hands them on. */
+const PAGE_RECORDS = 4096;
+/** Bytes of text a field takes for each byte of an Avro string at most: a byte that is not UTF-8 becomes U+FFFD (three). */
+const TEXT_GROWTH = 3;
+
+/**
+ * Packs the records of a backup in the table's own layout (OpenedBackup#ownLayout) straight into
+ * the load worker's chunks (packed-rows.ts), with no row of values and no string per field on
+ * this thread: integers read from their varints into the chunk's numbers, names copied as bytes
+ * and instants written as their canonical text into one buffer, decoded once per chunk into its
+ * text. Checked as every reader of the layout checks a record (own-layout.ts); a string that is
+ * not UTF-8 is read as avsc reads it, with U+FFFD.
+ */
+export class AvroPackedPages {
+  private readonly kinds: readonly ColumnKind[];
+  private readonly names: readonly string[];
+  private readonly numberColumns: number;
+  private readonly cursor = new RecordCursor();
+  private out = Buffer.allocUnsafe(1 << 16);
+
+  constructor(table: TableDef) {
+    this.kinds = columnKinds(table);
+    this.names = table.columns.map((c) => c.name);
+    this.numberColumns = table.columns.filter((c) => c.type === 'integer').length;
+  }
+
+  /** The blocks' records, a chunk per page; throws BACKUP_INVALID naming the record. */
+  async *pages(blocks: AsyncIterable<RecordBlock>): AsyncGenerator<PackedRows> {
+    for await (const block of blocks) {
+      this.cursor.reset(block.records);
+      for (let done = 0; done < block.count;) {
+        const n = Math.min(PAGE_RECORDS, block.count - done);
+        yield this.page(n, block.first + done);
+        done += n;
+      }
+      const { pos, end } = this.cursor;
+      if (pos !== end) throw trailingBytes(end - pos, block.first + block.count - 1);
+    }
+  }
+
+  private page(count: number, first: number): PackedRows {
+    const cursor = this.cursor;
+    const kinds = this.kinds;
+    const names = this.names;
+    const numbers = new Float64Array(count * this.numberColumns);
+    const lengths = new Int32Array(count * (kinds.length - this.numberColumns));
+    let n = 0;
+    let s = 0;
+    let at = 0;
+    let ascii = true;
+    for (let r = 0; r < count; r++) {
+      try {
+        for (let c = 0; c < kinds.length; c++) {
+          const kind = kinds[c]!;
+          const present = kind === 'key' || cursor.present(names[c]!);
+          if (kind === 'key' || kind === 'integer') {
+            numbers[n++] = present ? cursor.positive(names[c]!) : Number.NaN;
+          } else if (!present) {
+            lengths[s++] = -1;
+          } else if (kind === 'datetime') {
+            this.room(at, INSTANT_BYTES);
+            at = writeInstant(this.out, at, cursor.instant(names[c]!));
+            lengths[s++] = INSTANT_BYTES;
+          } else {
+            const length = cursor.stringLength();
+            const data = cursor.data;
+            const from = cursor.pos;
+            const to = from + length;
+            this.room(at, TEXT_GROWTH * length);
+            const out = this.out;
+            let wide = false;
+            for (let i = from; i < to; i++) {
+              const b = data[i]!;
+              if (b === NUL) throw new RecordError(`${names[c]!} contains a NUL character`, names[c]);
+              if (b >= 0x80) wide = true;
+              out[at + i - from] = b;
+            }
+            cursor.pos = to;
+            if (!wide) {
+              at += length;
+              lengths[s++] = length;
+            } else {
+              // The field's length in the chunk's text is in UTF-16 units; bytes that are not
+              // UTF-8 are written again as the string avsc would read (U+FFFD), so that the chunk's
+              // bytes decode field by field.
+              const text = data.toString('utf8', from, to);
+              at += isUtf8(data.subarray(from, to)) ? length : out.write(text, at, 'utf8');
+              lengths[s++] = text.length;
+              ascii = false;
+            }
+          }
+        }
+      } catch (error) {
+        throw error instanceof RecordError ? recordInvalid(error, first + r) : error;
+      }
+    }
+    const text = this.out.toString(ascii ? 'latin1' : 'utf8', 0, at);
+    return { count, numbers, lengths, text, incomplete: new Uint8Array(0), lines: new Float64Array(0), raw: '' };
+  }
+
+  /** Room in `out` for `n` more bytes after `at` (grown, what it holds kept, when short). */
+  private room(at: number, n: number): void {
+    if (at + n > this.out.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * this.out.length, at + n));
+      this.out.copy(bigger, 0, 0, at);
+      this.out = bigger;
+    }
+  }
+}
