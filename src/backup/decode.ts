@@ -1,10 +1,10 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { inflateRaw as inflateRawCallback } from 'node:zlib';
+import avro from 'avsc';
 import { AppError, isAppError, SourceAbortedError } from '../errors.js';
 import { convertField } from '../ingest/row-rules.js';
 import type { Row, TableDef, Value } from '../tables.js';
-import avro from 'avsc';
 import type { RecordBlock } from '../store/store.js';
 import { readerType } from './avro-schema.js';
 import { MAGIC, MAX_BLOCK_BYTES, MAX_FRAME_BYTES, MAX_HEADER_BYTES, readLong, SYNC_BYTES } from './container.js';

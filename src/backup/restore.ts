@@ -16,7 +16,7 @@ export interface RestoreResult {
  * match the table or is not whole changes nothing. The header and the first block are read
  * before the store is asked for its write transaction, so a wrong file is refused without waiting
  * for, or holding, the table. A file in the table's own layout (every backup of ours) goes to the
- * store as record bytes where it can take them (Store#importRecords); any other as rows.
+ * store as record bytes (Store#importRecords); any other as rows.
  */
 export async function restoreTable(
   store: Store,
@@ -29,7 +29,7 @@ export async function restoreTable(
   const backup = await openBackup(source, table);
   let restored: number;
   try {
-    if (backup.ownLayout && store.importRecords !== undefined) {
+    if (backup.ownLayout) {
       const blocks = await prefetched(backup.blocks, (block) => block.count, onRow);
       restored = await store.importRecords(table, blocks, mode, wait);
     } else {

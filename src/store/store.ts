@@ -243,9 +243,9 @@ export interface Store {
    */
   importRows(table: TableDef, pages: AsyncIterable<readonly Row[]>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number>;
   /**
-   * importRows for a backup in the table's own layout, taking its blocks as bytes, where a store
-   * can write them without making rows first (PostgreSQL: Avro to COPY text). Each record is
-   * checked as the rows path checks it (BACKUP_INVALID naming the record).
+   * importRows for a backup in the table's own layout, taking its blocks as bytes: PostgreSQL
+   * turns them into COPY text, SQLite's load worker into its chunks, without a row of values
+   * first. Each record is checked as the rows path checks it (BACKUP_INVALID naming the record).
    */
-  importRecords?(table: TableDef, blocks: AsyncIterable<RecordBlock>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number>;
+  importRecords(table: TableDef, blocks: AsyncIterable<RecordBlock>, mode: 'replace' | 'merge', wait?: WriteWait): Promise<number>;
 }

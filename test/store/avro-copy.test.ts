@@ -1,7 +1,7 @@
 /**
  * A backup in the table's own layout, read without avsc: on PostgreSQL its records become COPY
- * text without becoming rows (avro-copy.ts, Store#importRecords), for SQLite they are read into
- * rows by hand (own-layout.ts). The expected COPY text and
+ * text without becoming rows (avro-copy.ts, Store#importRecords); for SQLite they are packed into
+ * the load worker's chunks (avro-packed.ts) or read into rows by hand (own-layout.ts). The expected COPY text and
  * table contents are worked out here from the records as written, with Date#toISOString and a
  * small escape function, not with the service's code; files are written with plain avsc (no
  * logical types registered: a `timestamp-millis` is written as the long it is).
