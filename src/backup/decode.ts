@@ -8,7 +8,7 @@ import type { Row, TableDef, Value } from '../tables.js';
 import type { RecordBlock } from '../store/store.js';
 import { readerType } from './avro-schema.js';
 import { MAGIC, MAX_BLOCK_BYTES, MAX_FRAME_BYTES, MAX_HEADER_BYTES, readLong, SYNC_BYTES } from './container.js';
-import { ownLayoutRows, trailingBytes } from './own-layout.js';
+import { ownLayoutRows, PAGE_RECORDS, trailingBytes } from './own-layout.js';
 import { checkWriterSchema } from './schema-check.js';
 import { TimestampMillis } from './timestamp.js';
 
@@ -19,8 +19,6 @@ const inflateRaw = promisify(inflateRawCallback);
  * is writing: the second core inflates while the first decodes and inserts.
  */
 const AHEAD = 2;
-/** Rows per page handed on: a block of another writer's may hold many more than ours (~2,000). */
-const PAGE_ROWS = 4096;
 
 /**
  * zlib's output buffer per step: one of our blocks (~64 KiB before deflate, a page more at most)
@@ -333,7 +331,7 @@ export async function* decodeBackup(source: AsyncIterable<Buffer>, table: TableD
  */
 export async function* backupRows(table: TableDef, backup: OpenedBackup): AsyncGenerator<Row[]> {
   if (backup.ownLayout) {
-    yield* ownLayoutRows(table, backup.blocks, PAGE_ROWS);
+    yield* ownLayoutRows(table, backup.blocks);
     return;
   }
   const reader = readerType(table);
@@ -348,7 +346,7 @@ export async function* backupRows(table: TableDef, backup: OpenedBackup): AsyncG
     const data = block.records;
     let pos = 0;
     for (let done = 0; done < block.count;) {
-      const page = new Array<Row>(Math.min(PAGE_ROWS, block.count - done));
+      const page = new Array<Row>(Math.min(PAGE_RECORDS, block.count - done));
       for (let i = 0; i < page.length; i++) {
         record++;
         let decoded: { value: unknown; offset: number };

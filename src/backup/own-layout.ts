@@ -1,13 +1,16 @@
+import { isUtf8 } from 'node:buffer';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { AppError } from '../errors.js';
 import type { RecordBlock } from '../store/store.js';
 import type { Row, TableDef, Value } from '../tables.js';
+import { NUL } from '../lib/bytes.js';
 import { instantParts, instantText } from './timestamp.js';
 
 /**
  * Reading records in a table's own backup layout (avro-schema.ts; OpenedBackup#ownLayout) by
- * hand, for the two readers that skip avsc: rows for SQLite (decode.ts) and COPY text for
- * PostgreSQL (store/postgres/avro-copy.ts). Both check a record as one another: ids positive
+ * hand, for the readers that skip avsc: rows (here), COPY text for PostgreSQL
+ * (store/postgres/avro-copy.ts) and the SQLite load worker's chunks (store/sqlite/avro-packed.ts).
+ * All check a record as one another (RecordCursor): ids positive
  * within 2^53, instants in years 0001–9999, a union branch 0 (null) or 1 (a value), nothing read
  * past the block; the messages are the ones below.
  */
@@ -16,6 +19,9 @@ import { instantParts, instantText } from './timestamp.js';
 export type ColumnKind = 'key' | 'integer' | 'text' | 'datetime';
 
 export const columnKinds = (table: TableDef): ColumnKind[] => table.columns.map((c) => (c.primaryKey ? 'key' : c.type));
+
+/** Records handed on at once (a page): a block of another writer's may hold many more than ours (~1,300). */
+export const PAGE_RECORDS = 4096;
 
 /** A varint of a long within ±2^53 takes at most this many bytes. */
 const MAX_VARINT_BYTES = 8;
@@ -81,22 +87,42 @@ export class RecordCursor {
     return true;
   }
 
-  /** A string's byte length; its bytes are `data[pos, pos + length)`, not yet skipped. */
-  stringLength(): number {
+  /** Where the last textBytes' string lies in `data`, and what it holds. */
+  from = 0;
+  to = 0;
+  /** Every byte below 0x80. */
+  ascii = true;
+  /** Valid UTF-8 (else read as avsc reads it: U+FFFD for each bad sequence). */
+  utf8 = true;
+
+  /**
+   * A text column's string: its bytes `data[from, to)`, `pos` moved past them, refused if they
+   * hold a NUL (PostgreSQL cannot store it). One pass over the bytes; UTF-8 checked only when a
+   * byte is 0x80 or above.
+   */
+  textBytes(column: string): void {
     const length = this.long();
     if (length < 0 || this.pos + length > this.end) throw new RecordError('its block ends inside it');
-    return length;
-  }
-
-  /** A text column's string (no NUL: PostgreSQL cannot store it), as avsc would read it (U+FFFD for bytes that are not UTF-8). */
-  text(column: string): string {
-    const length = this.stringLength();
     const data = this.data;
     const from = this.pos;
     const to = from + length;
-    for (let i = from; i < to; i++) if (data[i] === 0) throw new RecordError(`${column} contains a NUL character`, column);
+    let ascii = true;
+    for (let i = from; i < to; i++) {
+      const b = data[i]!;
+      if (b === NUL) throw new RecordError(`${column} contains a NUL character`, column);
+      if (b >= 0x80) ascii = false;
+    }
+    this.from = from;
+    this.to = to;
+    this.ascii = ascii;
+    this.utf8 = ascii || isUtf8(data.subarray(from, to));
     this.pos = to;
-    return data.toString('utf8', from, to);
+  }
+
+  /** A text column's string as a JavaScript string (see textBytes). */
+  text(column: string): string {
+    this.textBytes(column);
+    return this.data.toString(this.ascii ? 'latin1' : 'utf8', this.from, this.to);
   }
 
   /** An id or another integer column, checked as the table stores it. */
@@ -118,29 +144,36 @@ export class RecordCursor {
   }
 }
 
-/** A block's records as rows of the table, for a store that takes rows (decode.ts: backupRows). */
-export class OwnLayoutRows {
-  private readonly kinds: readonly ColumnKind[];
-  private readonly names: readonly string[];
-  private readonly cursor = new RecordCursor();
-  private block: RecordBlock | undefined;
-
-  constructor(table: TableDef) {
-    this.kinds = columnKinds(table);
-    this.names = table.columns.map((c) => c.name);
+/**
+ * The records of the blocks, a page at a time: `page(count, first)` reads the next `count`
+ * records from `cursor` (the block's first record is number `first` in the file). A block of
+ * another writer's larger than a page gives several, the event loop getting a turn between them;
+ * bytes left after a block's last record are refused.
+ */
+export async function* recordPages<T>(
+  blocks: AsyncIterable<RecordBlock>,
+  cursor: RecordCursor,
+  page: (count: number, first: number) => T,
+  pageRecords = PAGE_RECORDS,
+): AsyncGenerator<T> {
+  for await (const block of blocks) {
+    cursor.reset(block.records);
+    for (let done = 0; done < block.count;) {
+      const count = Math.min(pageRecords, block.count - done);
+      yield page(count, block.first + done);
+      done += count;
+      if (done < block.count) await nextTurn();
+    }
+    if (cursor.pos !== cursor.end) throw trailingBytes(cursor.end - cursor.pos, block.first + block.count - 1);
   }
+}
 
-  /** Starts reading a block. */
-  start(block: RecordBlock): void {
-    this.block = block;
-    this.cursor.reset(block.records);
-  }
-
-  /** The block's next `count` records; `done` of its records were read before them. */
-  rows(count: number, done: number): Row[] {
-    const cursor = this.cursor;
-    const kinds = this.kinds;
-    const names = this.names;
+/** The blocks' records as rows of the table, for a store that takes rows (decode.ts: backupRows, SQLite's writer connection). */
+export function ownLayoutRows(table: TableDef, blocks: AsyncIterable<RecordBlock>): AsyncGenerator<Row[]> {
+  const kinds = columnKinds(table);
+  const names = table.columns.map((c) => c.name);
+  const cursor = new RecordCursor();
+  return recordPages(blocks, cursor, (count, first) => {
     const page = new Array<Row>(count);
     for (let r = 0; r < count; r++) {
       const row: Row = new Array<Value>(kinds.length);
@@ -153,31 +186,10 @@ export class OwnLayoutRows {
           else row[c] = cursor.positive(names[c]!);
         }
       } catch (error) {
-        throw error instanceof RecordError ? recordInvalid(error, this.block!.first + done + r) : error;
+        throw error instanceof RecordError ? recordInvalid(error, first + r) : error;
       }
       page[r] = row;
     }
     return page;
-  }
-
-  /** After the block's last record: refuses bytes left over. */
-  finish(): void {
-    const { pos, end } = this.cursor;
-    if (pos !== end) throw trailingBytes(end - pos, this.block!.first + this.block!.count - 1);
-  }
-}
-
-/** Rows in pages of at most `pageRows` (a larger block than ours gives several, the event loop getting a turn between them). */
-export async function* ownLayoutRows(table: TableDef, blocks: AsyncIterable<RecordBlock>, pageRows = 4096): AsyncGenerator<Row[]> {
-  const own = new OwnLayoutRows(table);
-  for await (const block of blocks) {
-    own.start(block);
-    for (let done = 0; done < block.count;) {
-      const page = own.rows(Math.min(pageRows, block.count - done), done);
-      done += page.length;
-      yield page;
-      if (done < block.count) await nextTurn();
-    }
-    own.finish();
-  }
+  });
 }

@@ -16,3 +16,14 @@ export const BACKSLASH = 92;
 
 /** Days in each month of a common year. */
 export const DAYS_IN_MONTH: readonly number[] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * `buf`, or a larger copy of its first `at` bytes, so that `n` more bytes fit after `at`: the
+ * output buffer of a byte writer, grown by doubling.
+ */
+export function withRoom(buf: Buffer<ArrayBuffer>, at: number, n: number): Buffer<ArrayBuffer> {
+  if (at + n <= buf.length) return buf;
+  const bigger = Buffer.allocUnsafe(Math.max(2 * buf.length, at + n));
+  buf.copy(bigger, 0, 0, at);
+  return bigger;
+}

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { avroSchema } from '../../src/backup/avro-schema.js';
 import { openBackup } from '../../src/backup/decode.js';
 import { isAppError } from '../../src/errors.js';
-import { OwnLayoutRows } from '../../src/backup/own-layout.js';
+import { ownLayoutRows } from '../../src/backup/own-layout.js';
 import { AvroCopyText } from '../../src/store/postgres/avro-copy.js';
 import { AvroPackedPages } from '../../src/store/sqlite/avro-packed.js';
 import { unpackPage } from '../../src/store/sqlite/packed-rows.js';
@@ -68,15 +68,17 @@ const block = (records: readonly object[], type: avro.Type = WRITER): Buffer => 
 const READERS: [string, (records: Buffer, count: number) => Promise<string>][] = [
   [
     'Avro to COPY text (avro-copy.ts)',
-    async (records, count) => Buffer.concat([...new AvroCopyText(HE).pages({ records, count, first: 1 })]).toString('utf8'),
+    async (records, count) => {
+      const pieces = [];
+      for await (const piece of new AvroCopyText(HE).text(Readable.from([{ records, count, first: 1 }]))) pieces.push(piece);
+      return Buffer.concat(pieces).toString('utf8');
+    },
   ],
   [
     'Avro to rows (own-layout.ts)',
     async (records, count) => {
-      const reader = new OwnLayoutRows(HE);
-      reader.start({ records, count, first: 1 });
-      const rows = reader.rows(count, 0);
-      reader.finish();
+      const rows = [];
+      for await (const page of ownLayoutRows(HE, Readable.from([{ records, count, first: 1 }]))) rows.push(...page);
       return lines(rows);
     },
   ],

@@ -1,19 +1,14 @@
-import { isUtf8 } from 'node:buffer';
-import { columnKinds, RecordCursor, RecordError, recordInvalid, trailingBytes, type ColumnKind } from '../../backup/own-layout.js';
+import { columnKinds, RecordCursor, RecordError, recordInvalid, recordPages, type ColumnKind } from '../../backup/own-layout.js';
 import { INSTANT_BYTES, writeInstant } from '../../backup/timestamp.js';
 import type { TableDef } from '../../tables.js';
 import { hireCountColumns, yearQuarter } from '../hire-count-key.js';
 import type { RecordBlock } from '../store.js';
 import { copyField } from './copy-text.js';
 import type { HireCountTally } from './hire-count-tally.js';
-import { BACKSLASH, CR, LF, N, NUL, TAB } from '../../lib/bytes.js';
+import { BACKSLASH, CR, LF, N, TAB, withRoom } from '../../lib/bytes.js';
 
-/** Records turned into one piece of COPY text: a page, as a restore's rows path hands them on. */
-const PAGE_RECORDS = 4096;
 /** COPY text of a non-text field at most: 16 digits of an id within 2^53, or an instant, and its delimiter. */
 const FIELD_MAX = INSTANT_BYTES + 1;
-/** Bytes a COPY text field holds for each byte of an Avro string at most: an escaped tab is two; a byte that is not UTF-8 becomes U+FFFD (three), which an escape never follows. */
-const TEXT_GROWTH = 3;
 
 const ESCAPED: Record<number, number> = { [TAB]: 116, [LF]: 110, [CR]: 114, [BACKSLASH]: BACKSLASH };
 
@@ -36,8 +31,6 @@ export class AvroCopyText {
   private readonly values: Float64Array;
   private readonly cursor = new RecordCursor();
   private out = Buffer.allocUnsafe(1 << 16);
-  /** Bytes of `out` the last page wrote. */
-  private written = 0;
 
   constructor(
     table: TableDef,
@@ -50,24 +43,12 @@ export class AvroCopyText {
   }
 
   /** The blocks' COPY text, a page of records per piece; throws BACKUP_INVALID naming the record. */
-  async *text(blocks: AsyncIterable<RecordBlock>): AsyncGenerator<Buffer> {
-    for await (const block of blocks) yield* this.pages(block);
+  text(blocks: AsyncIterable<RecordBlock>): AsyncGenerator<Buffer> {
+    return recordPages(blocks, this.cursor, (count, first) => this.page(count, first));
   }
 
-  /** One block's COPY text, a page of records per piece. */
-  *pages(block: RecordBlock): Generator<Buffer> {
-    this.cursor.reset(block.records);
-    for (let done = 0; done < block.count;) {
-      const n = Math.min(PAGE_RECORDS, block.count - done);
-      this.page(n, block.first + done);
-      done += n;
-      yield Buffer.from(this.out.subarray(0, this.written));
-    }
-    if (this.cursor.pos !== this.cursor.end) throw trailingBytes(this.cursor.end - this.cursor.pos, block.first + block.count - 1);
-  }
-
-  /** Writes the next `count` records into `out` (`written` bytes). */
-  private page(count: number, first: number): void {
+  /** The COPY text of the cursor's next `count` records. */
+  private page(count: number, first: number): Buffer {
     const cursor = this.cursor;
     const kinds = this.kinds;
     const names = this.names;
@@ -75,7 +56,7 @@ export class AvroCopyText {
     let at = 0;
     for (let r = 0; r < count; r++) {
       try {
-        at = this.room(at, kinds.length * FIELD_MAX);
+        this.out = withRoom(this.out, at, kinds.length * FIELD_MAX);
         for (let c = 0; c < kinds.length; c++) {
           const kind = kinds[c]!;
           if (c > 0) this.out[at++] = TAB;
@@ -84,7 +65,7 @@ export class AvroCopyText {
             this.out[at++] = N;
             values[c] = Number.NaN;
           } else if (kind === 'text') {
-            at = this.textField(at, c);
+            at = this.textField(at, names[c]!);
           } else if (kind === 'datetime') {
             const parts = cursor.instant(names[c]!);
             at = writeInstant(this.out, at, parts);
@@ -100,55 +81,31 @@ export class AvroCopyText {
       }
       this.out[at++] = LF;
       const counted = this.counted;
-      if (counted !== undefined) {
-        const yq = values[counted.datetime]!;
-        const department = values[counted.department]!;
-        // The trigger's rule: no instant or no department, not counted; no job counts under 0.
-        if (!Number.isNaN(yq) && !Number.isNaN(department)) {
-          const job = values[counted.job]!;
-          this.tally!.countHire(yq, department, Number.isNaN(job) ? 0 : job);
-        }
-      }
+      if (counted !== undefined) this.tally!.countNumbers(values[counted.datetime]!, values[counted.department]!, values[counted.job]!);
     }
-    this.written = at;
+    return Buffer.from(this.out.subarray(0, at));
   }
 
   /** The cursor's next string as a COPY text field at `at`; returns the position after it. */
-  private textField(at: number, column: number): number {
+  private textField(at: number, column: string): number {
     const cursor = this.cursor;
-    const length = cursor.stringLength();
-    const data = cursor.data;
-    const from = cursor.pos;
-    const to = from + length;
-    at = this.room(at, TEXT_GROWTH * length + FIELD_MAX);
+    cursor.textBytes(column);
+    const { data, from, to } = cursor;
+    if (!cursor.utf8) {
+      // Rare: written from the string avsc would read (U+FFFD for each bad sequence).
+      const text = copyField(data.toString('utf8', from, to));
+      this.out = withRoom(this.out, at, Buffer.byteLength(text));
+      return at + this.out.write(text, at, 'utf8');
+    }
+    // An escape doubles a byte at most.
+    this.out = withRoom(this.out, at, 2 * (to - from) + FIELD_MAX);
     const out = this.out;
-    const start = at;
-    let wide = false;
     for (let i = from; i < to; i++) {
       const b = data[i]!;
-      if (b >= 0x80) wide = true;
-      else if (b === NUL) throw new RecordError(`${this.names[column]} contains a NUL character`, this.names[column]);
-      else if (b === TAB || b === LF || b === CR || b === BACKSLASH) {
+      if (b === TAB || b === LF || b === CR || b === BACKSLASH) {
         out[at++] = BACKSLASH;
         out[at++] = ESCAPED[b]!;
-        continue;
-      }
-      out[at++] = b;
-    }
-    if (wide && !isUtf8(data.subarray(from, to))) {
-      // Rare: written again from the string avsc would read (U+FFFD for each bad sequence).
-      at = start + out.write(copyField(data.toString('utf8', from, to)), start, 'utf8');
-    }
-    cursor.pos = to;
-    return at;
-  }
-
-  /** `at`, with room for `n` more bytes in `out` (grown, what it holds kept, when short). */
-  private room(at: number, n: number): number {
-    if (at + n > this.out.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(2 * this.out.length, at + n));
-      this.out.copy(bigger, 0, 0, at);
-      this.out = bigger;
+      } else out[at++] = b;
     }
     return at;
   }

@@ -63,8 +63,15 @@ export class HireCountTally {
     }
   }
 
-  /** Counts one hire of quarter `yq` (hire-count-key.ts) of a counted row (department not NULL; a NULL job is 0). */
-  countHire(yq: number, department: number, job: number): void {
+  /**
+   * Counts a row given as numbers, NaN for NULL (avro-copy.ts): `yq` its instant's quarter
+   * (hire-count-key.ts), by the same rule as count.
+   */
+  countNumbers(yq: number, department: number, job: number): void {
+    if (!Number.isNaN(yq) && !Number.isNaN(department)) this.countHire(yq, department, Number.isNaN(job) ? 0 : job);
+  }
+
+  private countHire(yq: number, department: number, job: number): void {
     if (department < DEPARTMENTS && job < JOBS) {
       let hires = this.dense.get(yq);
       if (hires === undefined) this.dense.set(yq, (hires = new Int32Array(DEPARTMENTS * JOBS)));

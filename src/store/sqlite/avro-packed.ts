@@ -1,15 +1,9 @@
-import { isUtf8 } from 'node:buffer';
-import { columnKinds, RecordCursor, RecordError, recordInvalid, trailingBytes, type ColumnKind } from '../../backup/own-layout.js';
+import { columnKinds, RecordCursor, RecordError, recordInvalid, recordPages, type ColumnKind } from '../../backup/own-layout.js';
 import { INSTANT_BYTES, writeInstant } from '../../backup/timestamp.js';
-import { NUL } from '../../lib/bytes.js';
+import { withRoom } from '../../lib/bytes.js';
 import type { TableDef } from '../../tables.js';
 import type { RecordBlock } from '../store.js';
 import type { PackedRows } from './packed-rows.js';
-
-/** Records packed into one chunk for the load worker: a page, as the rows path hands them on. */
-const PAGE_RECORDS = 4096;
-/** Bytes of text a field takes for each byte of an Avro string at most: a byte that is not UTF-8 becomes U+FFFD (three). */
-const TEXT_GROWTH = 3;
 
 /**
  * Packs the records of a backup in the table's own layout (OpenedBackup#ownLayout) straight into
@@ -33,17 +27,8 @@ export class AvroPackedPages {
   }
 
   /** The blocks' records, a chunk per page; throws BACKUP_INVALID naming the record. */
-  async *pages(blocks: AsyncIterable<RecordBlock>): AsyncGenerator<PackedRows> {
-    for await (const block of blocks) {
-      this.cursor.reset(block.records);
-      for (let done = 0; done < block.count;) {
-        const n = Math.min(PAGE_RECORDS, block.count - done);
-        yield this.page(n, block.first + done);
-        done += n;
-      }
-      const { pos, end } = this.cursor;
-      if (pos !== end) throw trailingBytes(end - pos, block.first + block.count - 1);
-    }
+  pages(blocks: AsyncIterable<RecordBlock>): AsyncGenerator<PackedRows> {
+    return recordPages(blocks, this.cursor, (count, first) => this.page(count, first));
   }
 
   private page(count: number, first: number): PackedRows {
@@ -66,33 +51,23 @@ export class AvroPackedPages {
           } else if (!present) {
             lengths[s++] = -1;
           } else if (kind === 'datetime') {
-            this.room(at, INSTANT_BYTES);
+            this.out = withRoom(this.out, at, INSTANT_BYTES);
             at = writeInstant(this.out, at, cursor.instant(names[c]!));
             lengths[s++] = INSTANT_BYTES;
           } else {
-            const length = cursor.stringLength();
-            const data = cursor.data;
-            const from = cursor.pos;
-            const to = from + length;
-            this.room(at, TEXT_GROWTH * length);
-            const out = this.out;
-            let wide = false;
-            for (let i = from; i < to; i++) {
-              const b = data[i]!;
-              if (b === NUL) throw new RecordError(`${names[c]!} contains a NUL character`, names[c]);
-              if (b >= 0x80) wide = true;
-              out[at + i - from] = b;
-            }
-            cursor.pos = to;
-            if (!wide) {
-              at += length;
-              lengths[s++] = length;
+            cursor.textBytes(names[c]!);
+            const { data, from, to } = cursor;
+            if (cursor.ascii) {
+              this.out = withRoom(this.out, at, to - from);
+              for (let i = from; i < to; i++) this.out[at++] = data[i]!;
+              lengths[s++] = to - from;
             } else {
-              // The field's length in the chunk's text is in UTF-16 units; bytes that are not
-              // UTF-8 are written again as the string avsc would read (U+FFFD), so that the chunk's
+              // The field's length in the chunk's text is in UTF-16 units. Bytes that are not
+              // UTF-8 are written as the string avsc would read (U+FFFD), so that the chunk's
               // bytes decode field by field.
               const text = data.toString('utf8', from, to);
-              at += isUtf8(data.subarray(from, to)) ? length : out.write(text, at, 'utf8');
+              this.out = withRoom(this.out, at, cursor.utf8 ? to - from : Buffer.byteLength(text));
+              at += cursor.utf8 ? data.copy(this.out, at, from, to) : this.out.write(text, at, 'utf8');
               lengths[s++] = text.length;
               ascii = false;
             }
@@ -104,14 +79,5 @@ export class AvroPackedPages {
     }
     const text = this.out.toString(ascii ? 'latin1' : 'utf8', 0, at);
     return { count, numbers, lengths, text, incomplete: new Uint8Array(0), lines: new Float64Array(0), raw: '' };
-  }
-
-  /** Room in `out` for `n` more bytes after `at` (grown, what it holds kept, when short). */
-  private room(at: number, n: number): void {
-    if (at + n > this.out.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(2 * this.out.length, at + n));
-      this.out.copy(bigger, 0, 0, at);
-      this.out = bigger;
-    }
   }
 }
