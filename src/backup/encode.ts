@@ -26,6 +26,14 @@ const OUT_BYTES = 128 * 1024;
  */
 const IN_FLIGHT = 3;
 
+/**
+ * zlib's output buffer for a block: room for all of it (deflate grows incompressible input by a
+ * few bytes per 16 KiB at most), so a block is deflated in one step of the thread pool and comes
+ * back as one buffer. At zlib's default 16 KiB, a backup page's block took a dozen callbacks on
+ * the main thread and a concatenation.
+ */
+const outputRoom = (bytes: number): number => Math.max(16 * 1024, bytes + (bytes >>> 10) + 1024);
+
 export interface EncodeOptions {
   /** Called after each page of rows is encoded, with the rows encoded so far (progress, counts). */
   onRow?: (rows: number) => void;
@@ -56,7 +64,7 @@ async function* containerChunks(table: TableDef, pages: AsyncIterable<AvroPage>,
   // The header keeps the schema's attributes (table name, format version) as written.
   yield encodeHeader(JSON.stringify(schema), 'deflate', headerMetadata(table), sync);
 
-  const deflating: Promise<Buffer>[] = [];
+  const deflating: Promise<{ records: number; data: Buffer }>[] = [];
   let parts: Buffer[] = [];
   let bytes = 0;
   let count = 0;
@@ -64,7 +72,7 @@ async function* containerChunks(table: TableDef, pages: AsyncIterable<AvroPage>,
     const records = count;
     const block = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
     // Deflated on another thread while the next pages are read and gathered here.
-    const framed = deflateRaw(block, { level: LEVEL }).then((data) => Buffer.concat([blockPrefix(records, data.length), data, sync]));
+    const framed = deflateRaw(block, { level: LEVEL, chunkSize: outputRoom(block.length) }).then((data) => ({ records, data }));
     // Observed at once: when the consumer stops, later blocks' failures must not go unhandled.
     framed.catch(() => undefined);
     deflating.push(framed);
@@ -76,9 +84,11 @@ async function* containerChunks(table: TableDef, pages: AsyncIterable<AvroPage>,
   let out: Buffer[] = [];
   let outBytes = 0;
   const take = async (): Promise<Buffer | undefined> => {
-    const block = await deflating.shift()!;
-    out.push(block);
-    outBytes += block.length;
+    const { records, data } = await deflating.shift()!;
+    // Framed as the chunk is gathered: the deflated bytes are copied once, into the chunk.
+    const prefix = blockPrefix(records, data.length);
+    out.push(prefix, data, sync);
+    outBytes += prefix.length + data.length + sync.length;
     if (outBytes < OUT_BYTES) return undefined;
     const chunk = Buffer.concat(out, outBytes);
     out = [];
