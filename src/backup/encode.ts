@@ -66,17 +66,26 @@ async function* containerChunks(table: TableDef, pages: AsyncIterable<AvroPage>,
 
   const deflating: Promise<{ records: number; data: Buffer }>[] = [];
   let parts: Buffer[] = [];
+  let releases: (() => void)[] = [];
   let bytes = 0;
   let count = 0;
   const flush = (): void => {
     const records = count;
     const block = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+    // The pages' buffers go back to their producer once nothing reads them: a joined block at once,
+    // a page deflated as it is once zlib is done with it.
+    const done = releases;
+    if (block !== parts[0]) for (const release of done.splice(0)) release();
     // Deflated on another thread while the next pages are read and gathered here.
-    const framed = deflateRaw(block, { level: LEVEL, chunkSize: outputRoom(block.length) }).then((data) => ({ records, data }));
+    const framed = deflateRaw(block, { level: LEVEL, chunkSize: outputRoom(block.length) }).then((data) => {
+      for (const release of done) release();
+      return { records, data };
+    });
     // Observed at once: when the consumer stops, later blocks' failures must not go unhandled.
     framed.catch(() => undefined);
     deflating.push(framed);
     parts = [];
+    releases = [];
     bytes = 0;
     count = 0;
   };
@@ -101,6 +110,7 @@ async function* containerChunks(table: TableDef, pages: AsyncIterable<AvroPage>,
     for await (const page of pages) {
       if (page.count === 0) continue;
       parts.push(page.records);
+      if (page.release !== undefined) releases.push(page.release);
       bytes += page.records.length;
       count += page.count;
       if (bytes >= BLOCK_BYTES) flush();

@@ -172,6 +172,12 @@ export interface ExportOptions {
 export interface AvroPage {
   readonly records: Buffer;
   readonly count: number;
+  /**
+   * Called once by a consumer done with `records` (after deflating them): the producer may then
+   * write a later page into the same memory. A consumer that never calls it only costs the
+   * producer a new buffer.
+   */
+  readonly release?: () => void;
 }
 
 /** A block of a backup's records in the table's own backup layout, inflated (decode.ts: openBackup). */

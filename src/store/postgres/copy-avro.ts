@@ -13,6 +13,8 @@ const FIELD_ROOM = 11;
 export interface ConvertedPage extends AvroPage {
   /** The primary key of the page's last row (the next keyset page starts after it). */
   readonly lastKey: number;
+  /** The buffer `records` is the start of, whole: `room` when it was large enough. */
+  readonly buffer: Buffer<ArrayBuffer>;
 }
 
 const malformed = (table: TableDef, row: number, what: string): Error =>
@@ -28,9 +30,9 @@ const malformed = (table: TableDef, row: number, what: string): Error =>
  * parser made a string per field and a number per integer, then the record writer encoded them
  * again).
  */
-export function copyAvroConverter(table: TableDef): (text: Buffer) => ConvertedPage {
+export function copyAvroConverter(table: TableDef): (text: Buffer, room?: Buffer<ArrayBuffer>) => ConvertedPage {
   const columns = table.columns.map((c) => ({ text: c.type === 'text', nullable: c.primaryKey !== true, key: c.primaryKey === true }));
-  return (text) => convertPage(table, columns, text);
+  return (text, room) => convertPage(table, columns, text, room);
 }
 
 interface ColumnShape {
@@ -39,13 +41,14 @@ interface ColumnShape {
   key: boolean;
 }
 
-function convertPage(table: TableDef, columns: readonly ColumnShape[], text: Buffer): ConvertedPage {
+/** `room`: a buffer to write the records into, replaced by a larger one when it is too small. */
+function convertPage(table: TableDef, columns: readonly ColumnShape[], text: Buffer, room?: Buffer<ArrayBuffer>): ConvertedPage {
   const last = columns.length - 1;
   // A page's records are rarely longer than its text (a varint takes fewer bytes than the digits,
   // a branch byte replaces a delimiter; only empty names grow, by one byte): the buffer starts at
   // the text's size and grows when it must. Before, it was twice the text's size up front, which
   // V8 counts towards its old generation until the next full collection: more full collections.
-  let out = Buffer.allocUnsafe(text.length + FIELD_ROOM * columns.length);
+  let out = withRoom(room ?? Buffer.alloc(0), 0, text.length + FIELD_ROOM * columns.length);
   const n = text.length;
   let pos = 0;
   let count = 0;
@@ -111,5 +114,5 @@ function convertPage(table: TableDef, columns: readonly ColumnShape[], text: Buf
     }
     count++;
   }
-  return { records: out.subarray(0, pos), count, lastKey };
+  return { records: out.subarray(0, pos), count, lastKey, buffer: out };
 }

@@ -1,10 +1,11 @@
+import { getHeapStatistics } from 'node:v8';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { instantFromMillis } from '../../backup/timestamp.js';
 import { primaryKeyOf, type Row, type TableDef } from '../../tables.js';
 import { quoteIdent } from '../ddl.js';
 import type { AvroPage, ExportOptions } from '../store.js';
-import { copyAvroConverter } from './copy-avro.js';
+import { copyAvroConverter, type ConvertedPage } from './copy-avro.js';
+import { CopyOutBuffer } from './copy-out.js';
 import { mapPgError } from './errors.js';
 
 /**
@@ -14,6 +15,15 @@ import { mapPgError } from './errors.js';
  * (16,000 no better).
  */
 export const PAGE = 8000;
+
+/**
+ * Pages between two reads of V8's heap statistics during an export. Measured on a 10M-row
+ * backup: without them the server peaked at 173–175 MB, with them at 127–132 MB (the same
+ * number of young collections). The main thread is never idle during a backup, and V8 appeared to
+ * free collected buffers only at its next collection or when its statistics are read. A read
+ * costs microseconds.
+ */
+const PAGES_PER_HEAP_READ = 8;
 
 /** The selected columns, in dictionary order: datetimes as epoch milliseconds. */
 const exportColumns = (table: TableDef): string[] =>
@@ -68,8 +78,11 @@ export async function* exportPostgresRows(
   }
 }
 
-/** One `COPY … TO STDOUT` on a pooled connection taken for it: its whole output. */
-async function copyOut(pool: pg.Pool, sql: string): Promise<Buffer> {
+/**
+ * One `COPY … TO STDOUT` on a pooled connection taken for it: its whole output (`text`), written
+ * into `room` or a larger buffer that replaces it (`room` in the answer: the whole buffer).
+ */
+async function copyOut(pool: pg.Pool, sql: string, room?: Buffer): Promise<{ text: Buffer; room: Buffer }> {
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
@@ -78,9 +91,10 @@ async function copyOut(pool: pg.Pool, sql: string): Promise<Buffer> {
   }
   let failed: Error | undefined;
   try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of client.query(copyTo(sql))) chunks.push(chunk as Buffer);
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const copy = new CopyOutBuffer(sql, room);
+    client.query(copy);
+    const text = await copy.output;
+    return { text, room: copy.room };
   } catch (error) {
     failed = error instanceof Error ? error : new Error(String(error));
     throw mapPgError(error);
@@ -99,20 +113,28 @@ async function copyOut(pool: pg.Pool, sql: string): Promise<Buffer> {
 export async function* exportPostgresAvro(pool: pg.Pool, table: TableDef, gate: PageGate = (read) => read()): AsyncIterable<AvroPage> {
   const pk = quoteIdent(primaryKeyOf(table).name);
   const select = `SELECT ${exportColumns(table).join(', ')} FROM ${quoteIdent(table.name)}`;
-  const read = (after: number | undefined): Promise<Buffer> => {
+  const read = (after: number | undefined, room: Buffer | undefined): Promise<{ text: Buffer; room: Buffer }> => {
     // COPY takes no parameters: `after` is a number this code parsed, written as digits.
     const where = after === undefined ? '' : ` WHERE ${pk} > ${String(after)}`;
-    const text = gate(() => copyOut(pool, `COPY (${select}${where} ORDER BY ${pk} LIMIT ${PAGE}) TO STDOUT`));
+    const text = gate(() => copyOut(pool, `COPY (${select}${where} ORDER BY ${pk} LIMIT ${PAGE}) TO STDOUT`, room));
     // Observed at once: a page read ahead is not awaited when the consumer stops first.
     text.catch(() => undefined);
     return text;
   };
   const convert = copyAvroConverter(table);
-  let next = read(undefined);
-  for (;;) {
-    const page = convert(await next);
+  // Record buffers the consumer has released (deflated): later pages are written into them.
+  const released: Buffer<ArrayBuffer>[] = [];
+  let next = read(undefined, undefined);
+  for (let pages = 1; ; pages++) {
+    const { text, room } = await next;
+    if (pages % PAGES_PER_HEAP_READ === 0) getHeapStatistics();
+    const converted = convert(text, released.pop());
+    const page: ConvertedPage = { ...converted, release: () => void released.push(converted.buffer) };
     const full = page.count === PAGE;
-    if (full) next = read(page.lastKey);
+    // The page's text is converted: its buffer takes the next page's. One buffer for the whole
+    // backup: with a fresh one per page, a 10M-row backup held up to 44 MB of buffers waiting
+    // for a collection (measured; the few small objects left per row make young collections rare).
+    if (full) next = read(page.lastKey, room);
     if (page.count > 0) yield page;
     if (!full) return;
   }
