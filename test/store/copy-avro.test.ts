@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyAvroConverter } from '../../src/store/postgres/copy-avro.js';
-import { PAGE } from '../../src/store/postgres/postgres-backup.js';
+import { EXPORT_PAGE_ROWS } from '../../src/store/postgres/postgres-backup.js';
 import { TABLES, type Row } from '../../src/tables.js';
 import { readContainer } from '../backup/avro-reader.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -13,7 +13,7 @@ import { BACKENDS } from '../helpers/backends.js';
 import { NAMES } from '../helpers/awkward-names.js';
 
 /** More than two of PostgreSQL's COPY pages; NULLs in every nullable column in turn. */
-const ROWS: Row[] = Array.from({ length: 2 * PAGE + 1000 }, (_, i): Row => {
+const ROWS: Row[] = Array.from({ length: 2 * EXPORT_PAGE_ROWS + 1000 }, (_, i): Row => {
   const id = 3 * i + 1; // gaps between ids: keyset pages must not count on them
   const millis = Date.UTC(2021, 0, 1) + i * 3_600_123;
   return [

@@ -14,7 +14,7 @@ import { mapPgError } from './errors.js';
  * after a 1M-row upload, 2,000 rows a page gave 535,000–581,000 rows/s, 8,000 607,000–652,000
  * (16,000 no better).
  */
-export const PAGE = 8000;
+export const EXPORT_PAGE_ROWS = 8000;
 
 /**
  * Pages between two reads of V8's heap statistics during an export. Measured on a 10M-row
@@ -35,7 +35,7 @@ const exportColumns = (table: TableDef): string[] =>
 export type PageGate = <T>(read: () => Promise<T>) => Promise<T>;
 
 /**
- * Streams a table in primary key order, in keyset pages of PAGE rows (`id > last ORDER BY id LIMIT n`),
+ * Streams a table in primary key order, in keyset pages of EXPORT_PAGE_ROWS rows (`id > last ORDER BY id LIMIT n`),
  * each one query on a pooled connection taken for that page only (`gate` bounds how many pages
  * are read at once): a client that reads slowly holds no connection, and no snapshot, between
  * pages. The next page is asked for as soon as a page arrives, so the server reads it while this
@@ -53,7 +53,7 @@ export async function* exportPostgresRows(
   const instants = options.datetimes === 'millis' ? [] : table.columns.flatMap((c, i) => (c.type === 'datetime' ? [i] : []));
   const key = primaryKeyOf(table);
   const pk = quoteIdent(key.name);
-  const text = `SELECT ${columns.join(', ')} FROM ${quoteIdent(table.name)} WHERE ${pk} > $1 ORDER BY ${pk} LIMIT ${PAGE}`;
+  const text = `SELECT ${columns.join(', ')} FROM ${quoteIdent(table.name)} WHERE ${pk} > $1 ORDER BY ${pk} LIMIT ${EXPORT_PAGE_ROWS}`;
   const read = (last: number): Promise<Row[]> => {
     const rows = gate(() => pool.query<Row>({ text, values: [last], rowMode: 'array' })).then(
       (result) => result.rows,
@@ -68,7 +68,7 @@ export async function* exportPostgresRows(
   let next = read(Number.MIN_SAFE_INTEGER);
   for (;;) {
     const rows = await next;
-    const full = rows.length === PAGE;
+    const full = rows.length === EXPORT_PAGE_ROWS;
     if (full) next = read(rows[rows.length - 1]![key.index] as number);
     for (const row of rows) {
       for (const i of instants) if (row[i] !== null) row[i] = instantFromMillis(row[i] as number);
@@ -116,7 +116,7 @@ export async function* exportPostgresAvro(pool: pg.Pool, table: TableDef, gate: 
   const read = (after: number | undefined, room: Buffer | undefined): Promise<{ text: Buffer; room: Buffer }> => {
     // COPY takes no parameters: `after` is a number this code parsed, written as digits.
     const where = after === undefined ? '' : ` WHERE ${pk} > ${String(after)}`;
-    const text = gate(() => copyOut(pool, `COPY (${select}${where} ORDER BY ${pk} LIMIT ${PAGE}) TO STDOUT`, room));
+    const text = gate(() => copyOut(pool, `COPY (${select}${where} ORDER BY ${pk} LIMIT ${EXPORT_PAGE_ROWS}) TO STDOUT`, room));
     // Observed at once: a page read ahead is not awaited when the consumer stops first.
     text.catch(() => undefined);
     return text;
@@ -130,7 +130,7 @@ export async function* exportPostgresAvro(pool: pg.Pool, table: TableDef, gate: 
     if (pages % PAGES_PER_HEAP_READ === 0) getHeapStatistics();
     const converted = convert(text, released.pop());
     const page: ConvertedPage = { ...converted, release: () => void released.push(converted.buffer) };
-    const full = page.count === PAGE;
+    const full = page.count === EXPORT_PAGE_ROWS;
     // The page's text is converted: its buffer takes the next page's. One buffer for the whole
     // backup: with a fresh one per page, a 10M-row backup held up to 44 MB of buffers waiting
     // for a collection (measured; the few small objects left per row make young collections rare).
