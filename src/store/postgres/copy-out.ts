@@ -10,9 +10,9 @@ const HEADER_BYTES = 5;
 /**
  * `COPY … TO STDOUT` whose whole output is wanted as one buffer (a backup's page). The rows are
  * read off the connection's socket and copied once, straight into that buffer. pg-copy-streams,
- * used before, made a buffer slice for each row, joined them per socket read, and the page was
- * joined once more: four copies, and 10M small buffers for a 10M-row backup, which V8 counts
- * towards its next full collection.
+ * used before, made a buffer slice for each row (10M objects for a 10M-row backup), joined the
+ * slices per socket read, and the page was joined once more (measured on a 10M-row backup: server
+ * CPU 16.7–18.9 → 11.0–13.7 s with the rest of that change, see the README's Performance).
  *
  * Like pg-copy-streams' `to`, it takes the socket's data from pg's parser while the COPY's own
  * messages come in. At the first other message (CommandComplete, an ErrorResponse, a notice) it
@@ -37,8 +37,8 @@ export class CopyOutBuffer implements pg.Submittable {
   /**
    * `room`: where the output goes (a larger buffer replaces it when it is too small). A caller
    * that reads page after page passes the buffer of a page it is done with: a 10M-row backup
-   * then allocates a few page buffers, not 1,250. Allocated apart from Node's shared pool, so the
-   * whole buffer is this COPY's to write.
+   * then allocates a few page buffers, not 1,250. The default and every larger buffer are
+   * allocated apart from Node's shared pool, so the whole buffer is this COPY's to write.
    */
   constructor(
     private readonly sql: string,
