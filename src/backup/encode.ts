@@ -71,11 +71,12 @@ async function* containerChunks(table: TableDef, pages: AsyncIterable<AvroPage>,
   let count = 0;
   const flush = (): void => {
     const records = count;
-    const block = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
-    // The pages' buffers go back to their producer once nothing reads them: a joined block at once,
-    // a page deflated as it is once zlib is done with it.
+    const joined = parts.length > 1;
+    const block = joined ? Buffer.concat(parts, bytes) : parts[0]!;
+    // The pages' buffers go back to their producer once nothing reads them: a joined block's at
+    // once, a page deflated as it is once zlib is done with it.
     const done = releases;
-    if (block !== parts[0]) for (const release of done.splice(0)) release();
+    if (joined) for (const release of done.splice(0)) release();
     // Deflated on another thread while the next pages are read and gathered here.
     const framed = deflateRaw(block, { level: LEVEL, chunkSize: outputRoom(block.length) }).then((data) => {
       for (const release of done) release();

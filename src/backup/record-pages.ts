@@ -1,4 +1,5 @@
 import type { AvroPage } from '../store/store.js';
+import { withRoom } from '../lib/bytes.js';
 import type { Row, TableDef } from '../tables.js';
 import { recordWriter } from './record-writer.js';
 
@@ -15,12 +16,7 @@ export async function* recordPages(table: TableDef, pages: AsyncIterable<readonl
     let buf = Buffer.allocUnsafe(START_BYTES);
     let pos = 0;
     for (const row of page) {
-      const need = writer.maxBytes(row);
-      if (pos + need > buf.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(2 * buf.length, pos + need));
-        buf.copy(bigger, 0, 0, pos);
-        buf = bigger;
-      }
+      buf = withRoom(buf, pos, writer.maxBytes(row));
       pos = writer.write(row, buf, pos);
     }
     if (page.length > 0) yield { records: buf.subarray(0, pos), count: page.length };

@@ -54,11 +54,13 @@ function convertPage(table: TableDef, columns: readonly ColumnShape[], text: Buf
   let count = 0;
   let lastKey = Number.NaN;
   let i = 0;
+  // A row's record takes at most FIELD_ROOM bytes per field beyond its text, whose own bytes are checked as each is read.
+  const rowRoom = FIELD_ROOM * columns.length;
   while (i < n) {
+    out = withRoom(out, pos, rowRoom);
     for (let c = 0; c <= last; c++) {
       const column = columns[c]!;
       const end = c === last ? LF : TAB;
-      out = withRoom(out, pos, FIELD_ROOM);
       if (text[i] === BACKSLASH && text[i + 1] === N && text[i + 2] === end) {
         if (!column.nullable) throw malformed(table, count, `NULL in ${table.columns[c]!.name}`);
         out[pos++] = 0;
@@ -79,7 +81,7 @@ function convertPage(table: TableDef, columns: readonly ColumnShape[], text: Buf
         }
         if (text[j] !== end) throw malformed(table, count, `field ${c + 1} ends early or late`);
         const length = j - i - escapes;
-        out = withRoom(out, pos, FIELD_ROOM + length);
+        out = withRoom(out, pos, rowRoom + length);
         pos = writeLong(out, pos, length);
         if (escapes === 0 && length < SHORT_COPY) {
           for (let k = i; k < j; k++) out[pos++] = text[k]!;

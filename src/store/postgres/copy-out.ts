@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { withRoom } from '../../lib/bytes.js';
 
 /** Backend messages read here: the COPY's start, a row of data, its end. */
 const COPY_OUT_RESPONSE = 0x48; // 'H'
@@ -24,7 +25,7 @@ export class CopyOutBuffer implements pg.Submittable {
   readonly output: Promise<Buffer>;
   private resolve!: (output: Buffer) => void;
   private reject!: (error: Error) => void;
-  private out: Buffer;
+  private out: Buffer<ArrayBuffer>;
   private length = 0;
   /** Bytes of the current CopyData message's payload not read yet. */
   private unread = 0;
@@ -37,12 +38,11 @@ export class CopyOutBuffer implements pg.Submittable {
   /**
    * `room`: where the output goes (a larger buffer replaces it when it is too small). A caller
    * that reads page after page passes the buffer of a page it is done with: a 10M-row backup
-   * then allocates a few page buffers, not 1,250. The default and every larger buffer are
-   * allocated apart from Node's shared pool, so the whole buffer is this COPY's to write.
+   * then allocates a few page buffers, not 1,250.
    */
   constructor(
     private readonly sql: string,
-    room: Buffer = Buffer.allocUnsafeSlow(64 * 1024),
+    room: Buffer<ArrayBuffer> = Buffer.allocUnsafe(64 * 1024),
   ) {
     this.out = room;
     this.output = new Promise((resolve, reject) => {
@@ -67,7 +67,7 @@ export class CopyOutBuffer implements pg.Submittable {
   }
 
   /** The buffer the output is in, whole: to pass to the next COPY once the output is used. */
-  get room(): Buffer {
+  get room(): Buffer<ArrayBuffer> {
     return this.out;
   }
 
@@ -131,12 +131,7 @@ export class CopyOutBuffer implements pg.Submittable {
 
   private append(chunk: Buffer, from: number, to: number): void {
     const bytes = to - from;
-    if (this.length + bytes > this.out.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.out.length, this.length + bytes));
-      this.out.copy(bigger, 0, 0, this.length);
-      this.out = bigger;
-    }
-    const out = this.out;
+    const out = (this.out = withRoom(this.out, this.length, bytes));
     if (bytes < 64) {
       let pos = this.length;
       for (let i = from; i < to; i++) out[pos++] = chunk[i]!;

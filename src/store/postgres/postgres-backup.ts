@@ -82,7 +82,7 @@ export async function* exportPostgresRows(
  * One `COPY … TO STDOUT` on a pooled connection taken for it: its whole output (`text`), written
  * into `room` or a larger buffer that replaces it (`room` in the answer: the whole buffer).
  */
-async function copyOut(pool: pg.Pool, sql: string, room?: Buffer): Promise<{ text: Buffer; room: Buffer }> {
+async function copyOut(pool: pg.Pool, sql: string, room?: Buffer<ArrayBuffer>): Promise<{ text: Buffer; room: Buffer<ArrayBuffer> }> {
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
@@ -113,7 +113,7 @@ async function copyOut(pool: pg.Pool, sql: string, room?: Buffer): Promise<{ tex
 export async function* exportPostgresAvro(pool: pg.Pool, table: TableDef, gate: PageGate = (read) => read()): AsyncIterable<AvroPage> {
   const pk = quoteIdent(primaryKeyOf(table).name);
   const select = `SELECT ${exportColumns(table).join(', ')} FROM ${quoteIdent(table.name)}`;
-  const read = (after: number | undefined, room: Buffer | undefined): Promise<{ text: Buffer; room: Buffer }> => {
+  const read = (after: number | undefined, room: Buffer<ArrayBuffer> | undefined): Promise<{ text: Buffer; room: Buffer<ArrayBuffer> }> => {
     // COPY takes no parameters: `after` is a number this code parsed, written as digits.
     const where = after === undefined ? '' : ` WHERE ${pk} > ${String(after)}`;
     const text = gate(() => copyOut(pool, `COPY (${select}${where} ORDER BY ${pk} LIMIT ${EXPORT_PAGE_ROWS}) TO STDOUT`, room));
