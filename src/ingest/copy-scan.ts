@@ -81,6 +81,8 @@ export class CopyScanner {
   private rows = new Float64Array(3 * 4096);
   /** Per row: yq, department, job (hired_employees); reused. */
   private hireKeys = new Float64Array(3 * 4096);
+  /** Per row: its primary key; reused. */
+  private keys = new Float64Array(4096);
 
   /**
    * Scans `part` (whole lines: it ends with LF; valid UTF-8 without a quote, see mayScan), whose
@@ -93,6 +95,7 @@ export class CopyScanner {
     // Per row: line * 2 + incomplete, raw start, raw end; hires: yq, department, job.
     let rows = this.rows;
     let hires = this.hires === undefined ? undefined : this.hireKeys;
+    let keys = this.keys;
     let count = 0;
     let incomplete = 0;
     let received = 0;
@@ -126,11 +129,14 @@ export class CopyScanner {
         this.o += this.out.write(this.copyLine(check.values), this.o, 'utf8');
         empty = check.incomplete ? 1 : 0;
         if (this.hires !== undefined) this.hiresOf(check.values);
+        this.ints[this.keyColumn] = check.values[this.keyColumn] as number;
       }
       if (3 * count + 3 > rows.length) rows = this.rows = grow(rows);
       rows[3 * count] = first * 2 + (empty > 0 ? 1 : 0);
       rows[3 * count + 1] = start;
       rows[3 * count + 2] = end;
+      if (count + 1 > keys.length) keys = this.keys = grow(keys);
+      keys[count] = this.ints[this.keyColumn]!;
       if (hires !== undefined) {
         if (3 * count + 3 > hires.length) hires = this.hireKeys = grow(hires);
         const at = this.hires!;
@@ -148,6 +154,7 @@ export class CopyScanner {
       raw: part,
       rows: rows.subarray(0, 3 * count),
       hires: hires?.subarray(0, 3 * count),
+      keys: keys.subarray(0, count),
       count,
       incomplete,
       received,

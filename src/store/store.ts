@@ -40,6 +40,8 @@ export interface CopyRows {
    * instant or no department), department_id, job_id (0 when NULL).
    */
   hires?: Float64Array | undefined;
+  /** Per row: its primary key (an integer); read before the write resolves, not kept. */
+  keys?: Float64Array | undefined;
   count: number;
   incomplete: number;
 }

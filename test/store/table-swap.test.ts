@@ -16,6 +16,7 @@ import { importPostgresRows } from '../../src/store/postgres/postgres-restore.js
 import type { Store } from '../../src/store/store.js';
 import { TABLES, type Row } from '../../src/tables.js';
 import { postgresBackend } from '../helpers/postgres.js';
+import { countsOf2021, storedCounts, storedHires, tableCatalog, tableOid } from '../helpers/hired-table.js';
 import type { TestDatabase } from '../helpers/backends.js';
 
 const HE = TABLES.hired_employees;
@@ -26,16 +27,6 @@ const rowsFrom = (from: number, n: number): Row[] =>
     const id = from + i;
     return [id, `Hire ${id}`, new Date(Date.UTC(2021, (id % 4) * 3, 5)).toISOString(), 1 + (id % 3), 1 + (id % 2)];
   });
-
-/** hire_counts as it must be for these rows: "year-quarter-department-job" → hires. */
-const countsOf = (rows: readonly Row[]): Record<string, number> => {
-  const counts: Record<string, number> = {};
-  for (const r of rows) {
-    const key = `2021-${Math.floor(new Date(r[2] as string).getUTCMonth() / 3) + 1}-${r[3]}-${r[4]}`;
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  return counts;
-};
 
 async function* pages(rows: readonly Row[], size = 500, before?: Promise<unknown>): AsyncIterable<readonly Row[]> {
   for (let i = 0; i < rows.length; i += size) {
@@ -67,36 +58,10 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
     await store.importRows(HE, pages(rowsFrom(1, 1200)), 'replace');
   });
 
-  const oid = async (): Promise<number> =>
-    (await sql.query<{ oid: number }>(`SELECT 'hired_employees'::regclass::oid::int AS oid`)).rows[0]!.oid;
-  const catalog = async () => ({
-    indexes: (
-      await sql.query(
-        `SELECT indexname, regexp_replace(indexdef, '^.* USING ', '') AS def FROM pg_indexes WHERE tablename = 'hired_employees' AND schemaname = current_schema() ORDER BY 1`,
-      )
-    ).rows,
-    constraints: (await sql.query(`SELECT conname, contype FROM pg_constraint WHERE conrelid = 'hired_employees'::regclass ORDER BY 1`))
-      .rows,
-    triggers: (
-      await sql.query(
-        `SELECT tgname, pg_get_triggerdef(oid) AS def, tgenabled FROM pg_trigger WHERE tgrelid = 'hired_employees'::regclass AND NOT tgisinternal ORDER BY 1`,
-      )
-    ).rows,
-    tables: (await sql.query(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1`)).rows,
-  });
-  const stored = async (): Promise<Row[]> =>
-    (
-      await sql.query<Row>({
-        text: `SELECT id::int, name, to_char(datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS".000Z"'), department_id::int, job_id::int FROM hired_employees ORDER BY id`,
-        rowMode: 'array',
-      })
-    ).rows;
-  const counts = async (): Promise<Record<string, number>> => {
-    const result = await sql.query<{ key: string; hires: string }>(
-      `SELECT year || '-' || quarter || '-' || department_id || '-' || job_id AS key, hires FROM hire_counts WHERE hires <> 0`,
-    );
-    return Object.fromEntries(result.rows.map((r) => [r.key, Number(r.hires)]));
-  };
+  const oid = () => tableOid(sql);
+  const catalog = () => tableCatalog(sql);
+  const stored = () => storedHires<Row>(sql);
+  const counts = () => storedCounts(sql);
 
   it('a new table by the old name: same indexes, constraints, triggers; rows and counts exactly the file; later writes still counted', async () => {
     const before = await catalog();
@@ -106,7 +71,7 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
     expect(await oid()).not.toBe(oldOid);
     expect(await catalog()).toEqual(before);
     expect(await stored()).toEqual(file);
-    expect(await counts()).toEqual(countsOf(file));
+    expect(await counts()).toEqual(countsOf2021(file));
     // Written frozen (COPY FREEZE into the table made in the transaction): every page all-frozen,
     // so the first backup sets no hint bits.
     await sql.query('CREATE EXTENSION IF NOT EXISTS pg_visibility');
@@ -132,7 +97,7 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
     });
     expect(upsert.statusCode, upsert.body).toBe(200);
     const after = [[1, 'New', '2021-02-01T00:00:00.000Z', 3, 2], [5000, 'Moved', '2021-11-01T00:00:00.000Z', 2, 1], ...file.slice(1)];
-    expect(await counts()).toEqual(countsOf(after));
+    expect(await counts()).toEqual(countsOf2021(after));
   });
 
   it('a repeated id in the file: 4xx BACKUP_INVALID naming it, the old table untouched, no fresh table left', async () => {
@@ -151,7 +116,7 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
     expect(await oid()).toBe(oldOid);
     expect(await catalog()).toEqual(before);
     expect(await stored()).toEqual(rowsFrom(1, 1200));
-    expect(await counts()).toEqual(countsOf(rowsFrom(1, 1200)));
+    expect(await counts()).toEqual(countsOf2021(rowsFrom(1, 1200)));
   });
 
   /** Changes a DBA might make, each with what must still be there after the restore. */
@@ -188,7 +153,7 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
         expect(await oid()).toBe(oldOid);
         await kept(700);
         expect(await stored()).toEqual(file);
-        expect(await counts()).toEqual(countsOf(file));
+        expect(await counts()).toEqual(countsOf2021(file));
       } finally {
         await sql.query(undo);
       }
@@ -226,7 +191,7 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
       expect(Number((await reader.query('SELECT count(*) AS n FROM hired_employees WHERE id < 2000')).rows[0].n)).toBe(1200);
       await reader.query('COMMIT');
       expect(await stored()).toEqual(file);
-      expect(await counts()).toEqual(countsOf(file));
+      expect(await counts()).toEqual(countsOf2021(file));
       expect((await catalog()).tables.map((t: { tablename: string }) => t.tablename)).not.toContain('hired_employees_restore');
     } finally {
       await reader.query('ROLLBACK').catch(() => undefined);
@@ -257,7 +222,7 @@ describe.skipIf(!postgresBackend.available)('a replace restore swaps in a fresh 
       expect((await reading).statusCode).toBe(200);
       const after = [[7, 'Queued', '2021-04-02T00:00:00.000Z', 1, 1], ...file];
       expect(await stored()).toEqual(after);
-      expect(await counts()).toEqual(countsOf(after));
+      expect(await counts()).toEqual(countsOf2021(after));
     } finally {
       await second.close();
     }

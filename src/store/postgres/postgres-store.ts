@@ -33,6 +33,8 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Staged rows an upload applies at a time (default APPLY_EVERY); small values are for tests. */
   applyEvery?: number;
+  /** Milliseconds an upload into an empty table waits for readers of the old one at its swap (default 10 s); for tests. */
+  swapWaitMs?: number;
   /** Milliseconds a write waits for its slot and its table lock before 503 BUSY (default 30 s). */
   writeQueueTimeoutMs?: number;
 }
@@ -65,6 +67,7 @@ export class PostgresStore implements Store {
   lastIdleError: Error | undefined;
 
   private readonly applyEvery: number;
+  private readonly swapWaitMs: number | undefined;
   private readonly writeQueueTimeoutMs: number;
   /**
    * How the pool is shared (see pool-budget.ts): writes of every kind take one of `writes`
@@ -79,6 +82,7 @@ export class PostgresStore implements Store {
 
   constructor(options: PostgresStoreOptions) {
     this.applyEvery = options.applyEvery ?? APPLY_EVERY;
+    this.swapWaitMs = options.swapWaitMs;
     this.writeQueueTimeoutMs = options.writeQueueTimeoutMs ?? 30_000;
     this.budget = poolBudget(options.poolMax);
     this.writes = new Turns(this.budget.writes);
@@ -133,7 +137,11 @@ export class PostgresStore implements Store {
     const releaseSlot = await this.loadSlot(wait);
     try {
       const held = await this.checkout(releaseSlot);
-      return await PostgresLoadSession.open(held, table, options, this.applyEvery, { deadline, signal: wait?.signal });
+      return await PostgresLoadSession.open(held, table, options, this.applyEvery, {
+        deadline,
+        signal: wait?.signal,
+        swapWaitMs: this.swapWaitMs,
+      });
     } catch (error) {
       releaseSlot();
       throw error;
