@@ -57,6 +57,14 @@ for (const backend of BACKENDS) {
       expect(file.blocks).toBeLessThan(20);
     });
 
+    it('a table of exactly two pages (the last page full): every row once', async () => {
+      const jobs = Array.from({ length: 2 * EXPORT_PAGE_ROWS }, (_, i): Row => [5 * i + 2, `Job ${i}`]);
+      await t.app.store.importRows(TABLES.jobs, pages(jobs, 1000), 'replace');
+      const res = await t.app.inject('/backup/jobs');
+      expect(res.statusCode).toBe(200);
+      expect(readContainer(res.rawPayload).records).toEqual(jobs.map(([id, job]) => ({ id, job })));
+    });
+
     it('an empty table gives a file with no records', async () => {
       const res = await t.app.inject('/backup/departments');
       expect(res.statusCode).toBe(200);

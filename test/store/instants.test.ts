@@ -78,6 +78,46 @@ for (const backend of BACKENDS) {
   });
 }
 
+// The ends of the range, and milliseconds whose decimal has no exact binary form: a backup
+// (PostgreSQL reads instants as a double of epoch seconds) must give each back to the millisecond.
+const EDGES = [
+  '0001-01-01T00:00:00.000Z',
+  '0001-01-01T00:00:00.001Z',
+  '1969-12-31T23:59:59.999Z',
+  '1970-01-01T00:00:00.001Z',
+  '2021-03-31T23:59:59.999Z',
+  '2038-01-19T03:14:08.003Z',
+  '9999-12-31T23:59:59.998Z',
+  '9999-12-31T23:59:59.999Z',
+  ...Array.from({ length: 200 }, (_, i) =>
+    new Date(-62135596800000 + Math.floor(((i * 7919) % 200) * 1.5843e12) + ((i * 37) % 1000)).toISOString(),
+  ),
+];
+
+for (const backend of BACKENDS) {
+  describe.skipIf(!backend.available)(`instants at the ends of the range [${backend.name}]`, () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startApp(backend);
+    });
+    afterAll(() => t.close());
+
+    it('back up as the same milliseconds', async () => {
+      const csv = EDGES.map((datetime, i) => `${i + 1},Edge ${i + 1},${datetime},1,1\n`).join('');
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/upload/hired_employees',
+        payload: csv,
+        headers: { 'content-type': 'text/csv' },
+      });
+      expect(res.json()).toMatchObject({ inserted: EDGES.length, rejected: 0 });
+      const backup = await t.app.inject('/backup/hired_employees');
+      expect(backup.statusCode).toBe(200);
+      expect(readContainer(backup.rawPayload).records.map((r) => r.datetime)).toEqual(EDGES.map((s) => Date.parse(s)));
+    });
+  });
+}
+
 describe('migration 007 [sqlite]', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hr-instants-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
