@@ -94,6 +94,17 @@ describe('npm run bench (smoke run, 2,000 rows, SQLite)', () => {
     // The restore part: the uploaded rows restored over the table, beside /health.
     expect(sqlite.restore.rows_per_s).toBeGreaterThan(0);
     expect(sqlite.restore.health.count).toBeGreaterThan(0);
+    // One run per --runs, its upload's CPU beside the restore's, and the medians' ratios.
+    expect(sqlite.restore.runs).toHaveLength(1);
+    const [restoreRun] = sqlite.restore.runs;
+    expect(restoreRun.upload_cpu_s).toBeGreaterThan(0);
+    expect(restoreRun.restore_cpu_s).toBeGreaterThan(0);
+    expect(sqlite.restore.vs_upload).toBeCloseTo(restoreRun.upload_ms / restoreRun.restore_ms, 1);
+    expect(sqlite.restore.vs_upload_cpu).toBeCloseTo(restoreRun.upload_cpu_s / restoreRun.restore_cpu_s, 1);
+    expect(result.targets.map((t: { what: string }) => t.what)).toEqual(
+      expect.arrayContaining(['restore rate / upload rate', 'backup rows/s']),
+    );
+    expect(stdout).toMatch(/^sqlite \| 2000 \| 1 \|/m);
     // The import part: the file imported from S3 (s3rver) as a job, beside the same upload.
     expect(sqlite.import).toMatchObject({ upload_runs_ms: [expect.any(Number)], import_runs_ms: [expect.any(Number)] });
     expect(sqlite.import.vs_upload).toBeGreaterThan(0);

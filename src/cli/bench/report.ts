@@ -42,6 +42,11 @@ export function checkTargets(results: BackendResult[]): TargetCheck[] {
         add(r, `${name}: p99 under load (ms)`, t.p99_ms, '≤ 20', t.p99_ms <= 20);
       }
     }
+    if (r.restore !== undefined) {
+      // Issue 16: restore at the upload's speed, backup at 500,000 rows/s at least (medians of the runs).
+      add(r, 'restore rate / upload rate', r.restore.vs_upload, '≥ 1.0×', r.restore.vs_upload >= 1);
+      add(r, 'backup rows/s', r.restore.backup_rows_per_s, '≥ 500000', r.restore.backup_rows_per_s >= 500_000);
+    }
     if (r.during !== undefined) {
       for (const [name, l] of Object.entries(r.during.latency)) {
         add(r, `${name}: p99 during an upload (ms)`, l.p99_ms, '≤ 100', l.p99_ms <= 100);

@@ -9,29 +9,54 @@ import { getJson, request, uploadFile } from './http.js';
 import type { BenchOptions } from './options.js';
 import type { Files } from './run.js';
 import { startServer } from './server.js';
-import { round, summarize, type LatencySummary } from './stats.js';
+import { median, round, summarize, type LatencySummary } from './stats.js';
 
-/** The `restore` part: a replace restore of the table just uploaded, against that upload. */
-export interface RestoreFigures {
+/** One run of the `restore` part: a replace restore of the table just uploaded, against that upload. */
+export interface RestoreRun {
   upload_ms: number;
+  /** CPU seconds (user + system, every thread) the server spent on the upload alone. */
+  upload_cpu_s: number;
   upload_rows_per_s: number;
   backup_mb: number;
   /** GET /backup/{table} of the uploaded rows, streamed to a file. */
   backup_ms: number;
   backup_rows_per_s: number;
-  /** CPU seconds (user + system, every thread) the backup's server used: steadier than wall time on a shared machine. */
+  /** CPU seconds the backup's server spent on the backup: steadier than wall time on a shared machine. */
   backup_cpu_s: number;
   restore_ms: number;
   rows_per_s: number;
-  /** CPU seconds the restore's server used, from its start to the restore's answer. */
+  /** CPU seconds the restore's server spent on the restore (its start-up left out, as the upload's is). */
   restore_cpu_s: number;
-  /** Restore rate over upload rate (the target: at least 0.5). */
+  /** Restore rate over upload rate. */
   vs_upload: number;
   /** Peak RSS of a server started for the restore alone. */
   peak_rss_mb: number;
   /** RSS sampled every 250 ms: share of the restore's time elapsed (0..1) → MB. */
   rss_samples: { progress: number; rss_mb: number }[];
   /** GET /health every 50 ms during the restore. */
+  health: LatencySummary;
+}
+
+/** The `restore` part over `--runs` runs, each on a fresh database: medians, and every run. */
+export interface RestoreFigures {
+  runs: RestoreRun[];
+  backup_mb: number;
+  /** Medians of the runs. */
+  upload_ms: number;
+  upload_cpu_s: number;
+  backup_ms: number;
+  backup_rows_per_s: number;
+  backup_cpu_s: number;
+  restore_ms: number;
+  rows_per_s: number;
+  restore_cpu_s: number;
+  /** Restore rate over upload rate, from the medians (issue 16: at least 1, the upload's speed). */
+  vs_upload: number;
+  /** The upload's CPU over the restore's, from the medians: above 1, the restore costs the server less. */
+  vs_upload_cpu: number;
+  /** The highest of the runs. */
+  peak_rss_mb: number;
+  /** Every run's /health requests together. */
   health: LatencySummary;
 }
 
@@ -84,23 +109,74 @@ function restoreFile(base: string, table: string, file: string): Promise<number>
 }
 
 /**
+ * The part's runs, one after the other (each on a fresh database), and their medians. The upload
+ * and the restore of a run follow each other, so a ratio of the medians compares like with like
+ * on a machine whose speed drifts.
+ */
+export async function benchRestore(backend: BackendName, rows: number, files: Files, options: BenchOptions): Promise<RestoreFigures> {
+  const runs: RestoreRun[] = [];
+  const health: number[] = [];
+  for (let i = 0; i < options.runs; i++) {
+    const { healthMs, ...run } = await restoreOnce(backend, rows, files, options);
+    runs.push(run);
+    health.push(...healthMs);
+    log(
+      `${backend} ${rows} rows, restore run ${i + 1}/${options.runs}: upload ${(run.upload_ms / 1000).toFixed(2)} s (${run.upload_cpu_s} CPU s); ` +
+        `backup ${(run.backup_ms / 1000).toFixed(2)} s (${run.backup_rows_per_s} rows/s, ${run.backup_cpu_s} CPU s); ` +
+        `restore ${(run.restore_ms / 1000).toFixed(2)} s (${run.vs_upload}× the upload's rate, ${run.restore_cpu_s} CPU s), ` +
+        `peak RSS ${run.peak_rss_mb} MB, /health p99 ${run.health.p99_ms} ms, max ${run.health.max_ms} ms`,
+    );
+  }
+  const mid = (pick: (r: RestoreRun) => number): number => median(runs.map(pick));
+  const uploadMs = mid((r) => r.upload_ms);
+  const restoreMs = mid((r) => r.restore_ms);
+  const backupMs = mid((r) => r.backup_ms);
+  const uploadCpu = mid((r) => r.upload_cpu_s);
+  const restoreCpu = mid((r) => r.restore_cpu_s);
+  return {
+    runs,
+    backup_mb: runs[0]!.backup_mb,
+    upload_ms: uploadMs,
+    upload_cpu_s: uploadCpu,
+    backup_ms: backupMs,
+    backup_rows_per_s: Math.round(rows / (backupMs / 1000)),
+    backup_cpu_s: mid((r) => r.backup_cpu_s),
+    restore_ms: restoreMs,
+    rows_per_s: Math.round(rows / (restoreMs / 1000)),
+    restore_cpu_s: restoreCpu,
+    vs_upload: round(uploadMs / restoreMs, 2),
+    vs_upload_cpu: round(uploadCpu / restoreCpu, 2),
+    peak_rss_mb: Math.max(...runs.map((r) => r.peak_rss_mb)),
+    health: summarize(health),
+  };
+}
+
+/**
  * Uploads the generated file into a fresh database (timed), downloads its backup, then restores
  * it over the full table (`mode=replace`) on a server started for that alone (its peak RSS is the
  * restore's), with GET /health every 50 ms beside it.
  */
-export async function benchRestore(backend: BackendName, rows: number, files: Files, options: BenchOptions): Promise<RestoreFigures> {
+async function restoreOnce(
+  backend: BackendName,
+  rows: number,
+  files: Files,
+  options: BenchOptions,
+): Promise<RestoreRun & { healthMs: number[] }> {
   const db = backend === 'sqlite' ? freshSqlite() : await freshPostgres(options.pgUrl);
   const dir = mkdtempSync(join(tmpdir(), 'hr-bench-restore-'));
   const backup = join(dir, 'hired_employees.avro');
   try {
     let uploadMs: number;
+    let uploadCpu: number;
     let backupMs: number;
     let backupCpu: number;
     const loader = await startServer({ databaseUrl: db.url });
     try {
       await uploadFile(loader.base, 'departments', files.departments);
       await uploadFile(loader.base, 'jobs', files.jobs);
+      const cpuBefore = loader.cpuSeconds();
       const upload = await uploadFile(loader.base, 'hired_employees', files.hired_employees);
+      uploadCpu = loader.cpuSeconds() - cpuBefore;
       if (upload.report.inserted !== rows) throw new Error(`the upload inserted ${upload.report.inserted} rows, not ${rows}`);
       uploadMs = upload.ms;
     } finally {
@@ -109,10 +185,11 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
     // The backup on a server of its own, so that a CPU profile (--cpu-prof) holds the backup alone.
     const backuper = await startServer({ databaseUrl: db.url, nodeFlags: profileFlags(options, `backup-${backend}`) });
     try {
+      const cpuBefore = backuper.cpuSeconds();
       const backupStarted = performance.now();
       await download(`${backuper.base}/backup/hired_employees`, backup);
       backupMs = performance.now() - backupStarted;
-      backupCpu = backuper.cpuSeconds();
+      backupCpu = backuper.cpuSeconds() - cpuBefore;
     } finally {
       await backuper.stop();
     }
@@ -129,6 +206,7 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       })();
+      const cpuBefore = server.cpuSeconds();
       const started = performance.now();
       const samples: { at: number; rss_mb: number }[] = [];
       const sampler = setInterval(() => samples.push({ at: performance.now() - started, rss_mb: round(server.rssMb(), 1) }), 250);
@@ -141,13 +219,14 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
         await poll;
       }
       const restoreMs = performance.now() - started;
-      const restoreCpu = server.cpuSeconds();
+      const restoreCpu = server.cpuSeconds() - cpuBefore;
       if (restored !== rows) throw new Error(`the restore wrote ${restored} rows, not ${rows}`);
       const tables = await getJson<{ tables: { name: string; rows: number }[] }>(`${server.base}/tables`);
       if (tables.tables.find((t) => t.name === 'hired_employees')?.rows !== rows)
         throw new Error('the table does not hold the restored rows');
-      const figures: RestoreFigures = {
+      return {
         upload_ms: round(uploadMs, 1),
+        upload_cpu_s: round(uploadCpu, 2),
         upload_rows_per_s: Math.round(rows / (uploadMs / 1000)),
         backup_mb: round(statSync(backup).size / 1e6, 1),
         backup_ms: round(backupMs, 1),
@@ -160,13 +239,8 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
         peak_rss_mb: round(server.peakRssMb(), 1),
         rss_samples: samples.map((x) => ({ progress: round(x.at / restoreMs, 3), rss_mb: x.rss_mb })),
         health: summarize(health),
+        healthMs: health,
       };
-      log(
-        `${backend} ${rows} rows backup: ${(backupMs / 1000).toFixed(2)} s (${figures.backup_rows_per_s} rows/s, ${figures.backup_cpu_s} CPU s); ` +
-          `restore: ${(restoreMs / 1000).toFixed(2)} s (${figures.vs_upload}× the upload's rate, ${figures.restore_cpu_s} CPU s), ` +
-          `peak RSS ${figures.peak_rss_mb} MB, /health p99 ${figures.health.p99_ms} ms, max ${figures.health.max_ms} ms`,
-      );
-      return figures;
     } finally {
       await server.stop();
     }
@@ -176,16 +250,33 @@ export async function benchRestore(backend: BackendName, rows: number, files: Fi
   }
 }
 
-/** The restore figures of every backend and size, as a table for the console. */
+/** The restore figures of every backend and size (medians of the runs), as a table for the console. */
 export function restoreTable(results: readonly { backend: string; rows: number; restore?: RestoreFigures }[]): string {
   const rowsOf = results.flatMap((r) => (r.restore === undefined ? [] : [{ ...r.restore, backend: r.backend, rows: r.rows }]));
   if (rowsOf.length === 0) return '';
   const lines = [
-    'backup and restore (replace) | rows | upload s | backup s | backup rows/s | restore s | rows/s | × upload rate | peak RSS MB | /health p99 ms | max ms',
+    'backup and restore (replace), medians | rows | runs | upload s | upload CPU s | backup s | backup rows/s | restore s | restore CPU s | rows/s | × upload rate | × upload CPU | peak RSS MB | /health p99 ms | max ms',
   ];
+  const s = (ms: number): string => (ms / 1000).toFixed(2);
   for (const r of rowsOf) {
     lines.push(
-      `${r.backend} | ${r.rows} | ${(r.upload_ms / 1000).toFixed(2)} | ${(r.backup_ms / 1000).toFixed(2)} | ${r.backup_rows_per_s} | ${(r.restore_ms / 1000).toFixed(2)} | ${r.rows_per_s} | ${r.vs_upload} | ${r.peak_rss_mb} | ${r.health.p99_ms} | ${r.health.max_ms}`,
+      [
+        r.backend,
+        r.rows,
+        r.runs.length,
+        s(r.upload_ms),
+        r.upload_cpu_s,
+        s(r.backup_ms),
+        r.backup_rows_per_s,
+        s(r.restore_ms),
+        r.restore_cpu_s,
+        r.rows_per_s,
+        r.vs_upload,
+        r.vs_upload_cpu,
+        r.peak_rss_mb,
+        r.health.p99_ms,
+        r.health.max_ms,
+      ].join(' | '),
     );
   }
   return lines.join('\n');
