@@ -125,6 +125,9 @@ export class RecordCursor {
     return this.data.toString(this.ascii ? 'latin1' : 'utf8', this.from, this.to);
   }
 
+  /** The epoch milliseconds of the last instant read. */
+  millis = 0;
+
   /** An id or another integer column, checked as the table stores it. */
   positive(column: string): number {
     const value = this.long();
@@ -136,6 +139,7 @@ export class RecordCursor {
   /** An instant's calendar fields (instantParts' shared array), checked for years 0001–9999. */
   instant(column: string): Int32Array {
     const ms = this.long();
+    this.millis = ms;
     try {
       return instantParts(ms);
     } catch (error) {

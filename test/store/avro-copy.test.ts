@@ -8,6 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import avro from 'avsc';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { avroSchema } from '../../src/backup/avro-schema.js';
 import { openBackup } from '../../src/backup/decode.js';
@@ -212,3 +213,30 @@ for (const { label, backend } of BACKUP_BACKENDS) {
     });
   });
 }
+
+const postgres = BACKUP_BACKENDS.find((b) => b.label === 'postgres');
+describe.skipIf(postgres === undefined || !postgres.backend.available)('a table whose column a DBA altered [postgres]', () => {
+  let t: BackupApp;
+  beforeAll(async () => {
+    t = await startBackupApp(postgres!.backend);
+  });
+  afterAll(() => t?.close());
+
+  // int8 binary data into an integer column would be refused ("incorrect binary data format").
+  it('restores as COPY text, PostgreSQL converting each field: the binary form is only for our own types', async () => {
+    const client = new pg.Client({ connectionString: t.db.url });
+    await client.connect();
+    try {
+      await client.query('ALTER TABLE hired_employees ALTER COLUMN department_id TYPE integer');
+    } finally {
+      await client.end();
+    }
+    const file = await avroFile(avroSchema(HE), HIRES);
+    const res = await restore(t.app, 'hired_employees', file);
+    expect(res.statusCode, res.body).toBe(200);
+    const stored = await dump(t.store);
+    expect(
+      stored.hired_employees!.map((r) => [Number(r.id), r.name, r.ms === null ? null : Number(r.ms), r.department_id, r.job_id]),
+    ).toEqual(HIRES.map((h) => [h.id, h.name, h.datetime, h.department_id, h.job_id]));
+  });
+});

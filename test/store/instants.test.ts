@@ -114,6 +114,17 @@ for (const backend of BACKENDS) {
       const backup = await t.app.inject('/backup/hired_employees');
       expect(backup.statusCode).toBe(200);
       expect(readContainer(backup.rawPayload).records.map((r) => r.datetime)).toEqual(EDGES.map((s) => Date.parse(s)));
+      // Restored over the table (on PostgreSQL as COPY BINARY: microseconds from 2000, negative
+      // before it) and backed up again: the same milliseconds.
+      const restored = await t.app.inject({
+        method: 'POST',
+        url: '/restore/hired_employees?mode=replace',
+        payload: backup.rawPayload,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      expect(restored.json()).toMatchObject({ restored: EDGES.length });
+      const again = await t.app.inject('/backup/hired_employees');
+      expect(readContainer(again.rawPayload).records.map((r) => r.datetime)).toEqual(EDGES.map((s) => Date.parse(s)));
     });
   });
 }
