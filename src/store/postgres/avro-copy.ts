@@ -21,7 +21,8 @@ const ESCAPED: Record<number, number> = { [TAB]: 116, [LF]: 110, [CR]: 114, [BAC
  * (own-layout.ts: ids positive within 2^53, no NUL in text, instants in years 0001–9999); a
  * string that is not UTF-8 is read as avsc reads it, with U+FFFD. When a tally is given, each record's hire
  * is counted in it (hire-count-key.ts). Profiled on a 1M-row restore, the path through rows cost
- * 0.6 s of decoding, 0.27 s of COPY text and most of 0.75 s of garbage collection.
+ * 0.6 s of decoding, 0.27 s of COPY text and most of 0.75 s of garbage collection. A restore uses
+ * it when a column's type is not ours; otherwise COPY BINARY (avro-copy-binary.ts).
  */
 export class AvroCopyText {
   private readonly kinds: readonly ColumnKind[];

@@ -31,8 +31,9 @@ export type RestoreInput = { readonly rows: AsyncIterable<readonly Row[]> } | { 
  * written once, no count trigger firing. `merge`: COPY into a
  * temporary table, refuse a repeated id, then one INSERT … ON CONFLICT (id) DO UPDATE; the
  * statement triggers keep hire_counts exact. Any error rolls everything back. The COPY is fed
- * as an upload's is (CopyWriter: up to 1 MiB in flight), a page's text per write, so the server
- * inserts one page while the next is decoded.
+ * as an upload's is (CopyWriter: up to 1 MiB in flight), a page per write, so the server
+ * inserts one page while the next is decoded: COPY BINARY for a backup's records when the
+ * columns have our types (takesBinary), COPY text otherwise.
  */
 export async function importPostgresRows(
   pool: pg.Pool,
