@@ -37,28 +37,15 @@ export interface RestoreRun {
   health: LatencySummary;
 }
 
-/** The `restore` part over `--runs` runs, each on a fresh database: medians, and every run. */
-export interface RestoreFigures {
+/**
+ * The `restore` part over `--runs` runs, each on a fresh database: every run, and the runs'
+ * medians under a run's names (peak_rss_mb: the highest; health: every run's requests together).
+ */
+export type RestoreFigures = Omit<RestoreRun, 'upload_rows_per_s' | 'rss_samples'> & {
   runs: RestoreRun[];
-  backup_mb: number;
-  /** Medians of the runs. */
-  upload_ms: number;
-  upload_cpu_s: number;
-  backup_ms: number;
-  backup_rows_per_s: number;
-  backup_cpu_s: number;
-  restore_ms: number;
-  rows_per_s: number;
-  restore_cpu_s: number;
-  /** Restore rate over upload rate, from the medians (issue 16: at least 1, the upload's speed). */
-  vs_upload: number;
   /** The upload's CPU over the restore's, from the medians: above 1, the restore costs the server less. */
   vs_upload_cpu: number;
-  /** The highest of the runs. */
-  peak_rss_mb: number;
-  /** Every run's /health requests together. */
-  health: LatencySummary;
-}
+};
 
 const log = (message: string): void => console.error(`[bench] ${message}`);
 

@@ -1,8 +1,7 @@
-import { columnKinds, RecordCursor, RecordError, recordInvalid, recordPages, type ColumnKind } from '../../backup/own-layout.js';
-import type { TableDef } from '../../tables.js';
-import { hireCountColumns, yearQuarter } from '../hire-count-key.js';
+import { RecordError, recordInvalid, recordPages, type ColumnKind } from '../../backup/own-layout.js';
+import { RecordConverter } from './record-converter.js';
+import { yearQuarter } from '../hire-count-key.js';
 import type { RecordBlock } from '../store.js';
-import type { HireCountTally } from './hire-count-tally.js';
 import { withRoom } from '../../lib/bytes.js';
 
 /** COPY BINARY's signature, flags (none) and header extension length (none): PostgreSQL's "Binary Format". */
@@ -31,24 +30,7 @@ export const BINARY_TYPES: Record<ColumnKind, string> = {
  * instants nor PostgreSQL parses them: the columns must have the types of BINARY_TYPES, which the
  * caller checks. Records are checked as every reader of the layout checks them (own-layout.ts).
  */
-export class AvroCopyBinary {
-  private readonly kinds: readonly ColumnKind[];
-  private readonly names: readonly string[];
-  private readonly counted: { datetime: number; department: number; job: number } | undefined;
-  private readonly values: Float64Array;
-  private readonly cursor = new RecordCursor();
-  private out = Buffer.allocUnsafe(1 << 16);
-
-  constructor(
-    table: TableDef,
-    private readonly tally?: HireCountTally,
-  ) {
-    this.kinds = columnKinds(table);
-    this.names = table.columns.map((c) => c.name);
-    this.counted = tally === undefined ? undefined : hireCountColumns(table);
-    this.values = new Float64Array(table.columns.length);
-  }
-
+export class AvroCopyBinary extends RecordConverter {
   /** The COPY data: the header with the first page, a page of records per piece, the trailer last. */
   async *data(blocks: AsyncIterable<RecordBlock>): AsyncGenerator<Buffer> {
     let first = true;
@@ -101,8 +83,7 @@ export class AvroCopyBinary {
       } catch (error) {
         throw error instanceof RecordError ? recordInvalid(error, first + r) : error;
       }
-      const counted = this.counted;
-      if (counted !== undefined) this.tally!.countNumbers(values[counted.datetime]!, values[counted.department]!, values[counted.job]!);
+      this.countRecord();
     }
     return Buffer.from(this.out.subarray(0, at));
   }

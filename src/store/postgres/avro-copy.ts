@@ -1,10 +1,9 @@
-import { columnKinds, RecordCursor, RecordError, recordInvalid, recordPages, type ColumnKind } from '../../backup/own-layout.js';
+import { RecordError, recordInvalid, recordPages } from '../../backup/own-layout.js';
+import { RecordConverter } from './record-converter.js';
 import { INSTANT_BYTES, writeInstant } from '../../backup/timestamp.js';
-import type { TableDef } from '../../tables.js';
-import { hireCountColumns, yearQuarter } from '../hire-count-key.js';
+import { yearQuarter } from '../hire-count-key.js';
 import type { RecordBlock } from '../store.js';
 import { copyField } from './copy-text.js';
-import type { HireCountTally } from './hire-count-tally.js';
 import { BACKSLASH, CR, LF, N, TAB, withRoom } from '../../lib/bytes.js';
 
 /** COPY text of a non-text field at most: 16 digits of an id within 2^53, or an instant, and its delimiter. */
@@ -24,25 +23,7 @@ const ESCAPED: Record<number, number> = { [TAB]: 116, [LF]: 110, [CR]: 114, [BAC
  * 0.6 s of decoding, 0.27 s of COPY text and most of 0.75 s of garbage collection. A restore uses
  * it when a column's type is not ours; otherwise COPY BINARY (avro-copy-binary.ts).
  */
-export class AvroCopyText {
-  private readonly kinds: readonly ColumnKind[];
-  private readonly names: readonly string[];
-  private readonly counted: { datetime: number; department: number; job: number } | undefined;
-  /** The record's values by column, as a tally needs them: ids, an instant's year-quarter, NaN for NULL. */
-  private readonly values: Float64Array;
-  private readonly cursor = new RecordCursor();
-  private out = Buffer.allocUnsafe(1 << 16);
-
-  constructor(
-    table: TableDef,
-    private readonly tally?: HireCountTally,
-  ) {
-    this.kinds = columnKinds(table);
-    this.names = table.columns.map((c) => c.name);
-    this.counted = tally === undefined ? undefined : hireCountColumns(table);
-    this.values = new Float64Array(table.columns.length);
-  }
-
+export class AvroCopyText extends RecordConverter {
   /** The blocks' COPY text, a page of records per piece; throws BACKUP_INVALID naming the record. */
   text(blocks: AsyncIterable<RecordBlock>): AsyncGenerator<Buffer> {
     return recordPages(blocks, this.cursor, (count, first) => this.page(count, first));
@@ -81,8 +62,7 @@ export class AvroCopyText {
         throw error instanceof RecordError ? recordInvalid(error, first + r) : error;
       }
       this.out[at++] = LF;
-      const counted = this.counted;
-      if (counted !== undefined) this.tally!.countNumbers(values[counted.datetime]!, values[counted.department]!, values[counted.job]!);
+      this.countRecord();
     }
     return Buffer.from(this.out.subarray(0, at));
   }
