@@ -15,6 +15,7 @@ import { openBackup } from '../../src/backup/decode.js';
 import { isAppError } from '../../src/errors.js';
 import { ownLayoutRows } from '../../src/backup/own-layout.js';
 import { AvroCopyText } from '../../src/store/postgres/avro-copy.js';
+import { AvroCopyBinary } from '../../src/store/postgres/avro-copy-binary.js';
 import { AvroPackedPages } from '../../src/store/sqlite/avro-packed.js';
 import { unpackPage } from '../../src/store/sqlite/packed-rows.js';
 import { TABLES } from '../../src/tables.js';
@@ -63,7 +64,44 @@ const copyText = (hires: readonly Hire[]): string =>
 const block = (records: readonly object[], type: avro.Type = WRITER): Buffer => Buffer.concat(records.map((r) => type.toBuffer(r)));
 
 /**
- * The two readers of the own layout, each giving a block's records as COPY text: PostgreSQL's
+ * COPY BINARY data back into rows, from PostgreSQL's "Binary Format" page: the signature, flags
+ * and extension length, then per tuple a 16-bit field count and per field a 32-bit length (-1:
+ * NULL) and its bytes, -1 at the end. hired_employees' columns: int8, text, timestamptz
+ * (microseconds since 2000-01-01 UTC, as BigInt here), int8, int8.
+ */
+function fromCopyBinary(data: Buffer): (string | number | null)[][] {
+  expect(data.subarray(0, 11)).toEqual(Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'));
+  expect(data.readInt32BE(11)).toBe(0);
+  let at = 15 + 4 + data.readInt32BE(15);
+  const rows: (string | number | null)[][] = [];
+  for (;;) {
+    const fields = data.readInt16BE(at);
+    at += 2;
+    if (fields === -1) break;
+    expect(fields).toBe(HE.columns.length);
+    const row: (string | number | null)[] = [];
+    for (let c = 0; c < fields; c++) {
+      const length = data.readInt32BE(at);
+      at += 4;
+      if (length === -1) {
+        row.push(null);
+        continue;
+      }
+      const bytes = data.subarray(at, at + length);
+      at += length;
+      const type = HE.columns[c]!.type;
+      if (type === 'text') row.push(bytes.toString('utf8'));
+      else if (type === 'datetime') row.push(new Date(Number(bytes.readBigInt64BE(0) / 1000n) + Date.UTC(2000, 0, 1)).toISOString());
+      else row.push(Number(bytes.readBigInt64BE(0)));
+    }
+    rows.push(row);
+  }
+  expect(at).toBe(data.length);
+  return rows;
+}
+
+/**
+ * The readers of the own layout, each giving a block's records as COPY text: PostgreSQL's
  * converter as it is, the rows SQLite gets formatted here by `field`.
  */
 const READERS: [string, (records: Buffer, count: number) => Promise<string>][] = [
@@ -73,6 +111,14 @@ const READERS: [string, (records: Buffer, count: number) => Promise<string>][] =
       const pieces = [];
       for await (const piece of new AvroCopyText(HE).text(Readable.from([{ records, count, first: 1 }]))) pieces.push(piece);
       return Buffer.concat(pieces).toString('utf8');
+    },
+  ],
+  [
+    'Avro to COPY BINARY (avro-copy-binary.ts), read back by the format as PostgreSQL documents it',
+    async (records, count) => {
+      const pieces = [];
+      for await (const piece of new AvroCopyBinary(HE).data(Readable.from([{ records, count, first: 1 }]))) pieces.push(piece);
+      return lines(fromCopyBinary(Buffer.concat(pieces)));
     },
   ],
   [

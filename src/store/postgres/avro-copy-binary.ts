@@ -31,27 +31,20 @@ export const BINARY_TYPES: Record<ColumnKind, string> = {
  * caller checks. Records are checked as every reader of the layout checks them (own-layout.ts).
  */
 export class AvroCopyBinary extends RecordConverter {
-  /** The COPY data: the header with the first page, a page of records per piece, the trailer last. */
+  /** The COPY data: the header, a page of records per piece, the trailer. */
   async *data(blocks: AsyncIterable<RecordBlock>): AsyncGenerator<Buffer> {
-    let first = true;
-    for await (const page of recordPages(blocks, this.cursor, (count, from) => this.page(count, from, first))) {
-      first = false;
-      yield page;
-    }
-    yield first ? Buffer.concat([HEADER, TRAILER]) : TRAILER;
+    yield HEADER;
+    yield* recordPages(blocks, this.cursor, (count, first) => this.page(count, first));
+    yield TRAILER;
   }
 
-  private page(count: number, first: number, withHeader: boolean): Buffer {
+  private page(count: number, first: number): Buffer {
     const cursor = this.cursor;
     const kinds = this.kinds;
     const names = this.names;
     const values = this.values;
     const fixed = fixedBytes(kinds.length);
     let at = 0;
-    if (withHeader) {
-      this.out = withRoom(this.out, 0, HEADER.length);
-      at = HEADER.copy(this.out, 0);
-    }
     for (let r = 0; r < count; r++) {
       try {
         this.out = withRoom(this.out, at, fixed);
